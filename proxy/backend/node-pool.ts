@@ -1,0 +1,218 @@
+// A pool of server connections to one node for one (database, user).
+// Owns: how many connections exist (never more than sizeMax), who waits for one (FIFO, each with
+// its acquire deadline), idle and lifetime retirement. It lends only clean connections: idle, outside
+// a transaction, with no listener. Callers hand back a connection with release() only when it is clean,
+// and with discard() otherwise.
+
+import { ProxyError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { ServerConnection, type ServerLogin } from './server-connection.js';
+
+export interface PoolLimits {
+  readonly sizeMax: number;
+  readonly acquireTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly lifetimeMs: number;
+}
+
+interface Waiter {
+  resolve(conn: ServerConnection): void;
+  reject(err: ProxyError): void;
+  timer: NodeJS.Timeout;
+  since: number;
+}
+
+export interface PoolStats {
+  readonly name: string;
+  readonly database: string;
+  readonly user: string;
+  readonly active: number;
+  readonly idle: number;
+  readonly connecting: number;
+  readonly waiting: number;
+  readonly maxWaitMs: number;
+  readonly sizeMax: number;
+  readonly acquired: number;
+  readonly timeouts: number;
+  readonly connectErrors: number;
+}
+
+export class NodePool {
+  private readonly idle: ServerConnection[] = [];
+  private readonly waiters: Waiter[] = [];
+  private readonly lent = new Set<ServerConnection>();
+  private connecting = 0;
+  private closed = false;
+  private acquired = 0;
+  private timeouts = 0;
+  private connectErrors = 0;
+  private lastConnectError: ProxyError | null = null;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    readonly name: string,
+    readonly login: ServerLogin,
+    private limits: PoolLimits,
+    private readonly log: Logger,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(limits.idleTimeoutMs, 30_000)));
+    this.sweeper.unref();
+  }
+
+  /** Applies new limits from a config reload; shrinking happens as connections come back. */
+  setLimits(limits: PoolLimits): void {
+    this.limits = limits;
+  }
+
+  get size(): number {
+    return this.idle.length + this.lent.size + this.connecting;
+  }
+
+  /** The fast path: an idle connection now, or null. */
+  tryAcquire(): ServerConnection | null {
+    while (this.idle.length > 0) {
+      const conn = this.idle.pop()!;
+      if (conn.broken || conn.closed) {
+        conn.destroy();
+        continue;
+      }
+      this.lent.add(conn);
+      this.acquired++;
+      return conn;
+    }
+    return null;
+  }
+
+  acquire(): Promise<ServerConnection> {
+    if (this.closed) return Promise.reject(ProxyError.shuttingDown());
+    const conn = this.tryAcquire();
+    if (conn !== null) return Promise.resolve(conn);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        since: Date.now(),
+        timer: setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          this.timeouts++;
+          reject(
+            this.lastConnectError !== null && this.size === 0
+              ? this.lastConnectError
+              : ProxyError.poolTimeout(this.name, this.limits.acquireTimeoutMs),
+          );
+        }, this.limits.acquireTimeoutMs),
+      };
+      this.waiters.push(waiter);
+      this.grow();
+    });
+  }
+
+  /** Takes back a clean connection: idle, status 'I', no statement in flight. */
+  release(conn: ServerConnection): void {
+    this.lent.delete(conn);
+    conn.listener = null;
+    conn.lastUsedAt = Date.now();
+    if (conn.broken || conn.closed || this.closed || this.tooOld(conn) || this.size > this.limits.sizeMax) {
+      conn.destroy();
+      this.grow();
+      return;
+    }
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) {
+      clearTimeout(waiter.timer);
+      this.lent.add(conn);
+      this.acquired++;
+      waiter.resolve(conn);
+      return;
+    }
+    this.idle.push(conn);
+  }
+
+  /** Takes back a connection that must not be reused. */
+  discard(conn: ServerConnection): void {
+    this.lent.delete(conn);
+    conn.listener = null;
+    conn.destroy();
+    this.grow();
+  }
+
+  stats(): PoolStats {
+    const now = Date.now();
+    return {
+      name: this.name,
+      database: this.login.database,
+      user: this.login.user,
+      active: this.lent.size,
+      idle: this.idle.length,
+      connecting: this.connecting,
+      waiting: this.waiters.length,
+      maxWaitMs: this.waiters.length > 0 ? now - this.waiters[0]!.since : 0,
+      sizeMax: this.limits.sizeMax,
+      acquired: this.acquired,
+      timeouts: this.timeouts,
+      connectErrors: this.connectErrors,
+    };
+  }
+
+  /** Every connection, for SHOW SERVERS. */
+  connections(): { conn: ServerConnection; state: 'active' | 'idle' }[] {
+    return [
+      ...[...this.lent].map((conn) => ({ conn, state: 'active' as const })),
+      ...this.idle.map((conn) => ({ conn, state: 'idle' as const })),
+    ];
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(ProxyError.shuttingDown());
+    }
+    for (const conn of this.idle.splice(0)) conn.destroy();
+  }
+
+  /** Opens connections while clients wait and there is room. */
+  private grow(): void {
+    while (!this.closed && this.waiters.length > this.connecting && this.size < this.limits.sizeMax) {
+      this.connecting++;
+      ServerConnection.connect(this.login).then(
+        (conn) => {
+          this.connecting--;
+          this.lastConnectError = null;
+          this.lent.add(conn);
+          this.release(conn);
+        },
+        (err: ProxyError) => {
+          this.connecting--;
+          this.connectErrors++;
+          this.lastConnectError = err;
+          this.log.warn({ pool: this.name, err: err.message }, 'server connection failed');
+          // Nobody else is coming to serve the waiters: fail them now rather than at their deadline.
+          if (this.size === 0) {
+            for (const w of this.waiters.splice(0)) {
+              clearTimeout(w.timer);
+              w.reject(err);
+            }
+          }
+        },
+      );
+    }
+  }
+
+  private tooOld(conn: ServerConnection): boolean {
+    return this.limits.lifetimeMs > 0 && Date.now() - conn.createdAt > this.limits.lifetimeMs;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const conn = this.idle[i]!;
+      if (conn.broken || conn.closed || now - conn.lastUsedAt > this.limits.idleTimeoutMs || this.tooOld(conn)) {
+        this.idle.splice(i, 1);
+        conn.destroy();
+      }
+    }
+  }
+}

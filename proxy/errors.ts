@@ -1,0 +1,138 @@
+// The proxy's typed errors and the one funnel that turns any failure into an ErrorResponse frame.
+// Errors raised by Postgres itself never pass through here: backend ErrorResponses are forwarded
+// byte-for-byte. Messages must never contain passwords or bound parameter values.
+
+export type Severity = 'ERROR' | 'FATAL';
+
+/** SQLSTATEs the proxy itself raises; docs/sqlstate.md lists each with its one meaning. */
+export const SqlState = {
+  protocolViolation: '08P01',
+  invalidPassword: '28P01',
+  invalidAuthorization: '28000',
+  unknownDatabase: '3D000',
+  tooManyConnections: '53300',
+  connectionFailure: '08006',
+  queryCanceled: '57014',
+  adminShutdown: '57P01',
+  featureNotSupported: '0A000',
+  programLimitExceeded: '54000',
+  inFailedTransaction: '25P02',
+  syntaxError: '42601',
+  undefinedObject: '42704',
+  internalError: 'XX000',
+} as const;
+export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
+
+export interface ErrorFields {
+  detail?: string;
+  hint?: string;
+}
+
+/** An error the proxy reports to a client with a SQLSTATE. FATAL ones close the connection. */
+export class ProxyError extends Error {
+  constructor(
+    readonly sqlstate: SqlStateCode,
+    message: string,
+    readonly severity: Severity = 'ERROR',
+    readonly fields: ErrorFields = {},
+  ) {
+    super(message);
+    this.name = 'ProxyError';
+  }
+
+  static protocolViolation(message: string): ProxyError {
+    return new ProxyError(SqlState.protocolViolation, message, 'FATAL');
+  }
+  static passwordFailed(user: string, method: string): ProxyError {
+    return new ProxyError(SqlState.invalidPassword, `password authentication failed for user "${user}"`, 'FATAL', {
+      detail: `authentication method: ${method}`,
+    });
+  }
+  static noSuchUser(user: string): ProxyError {
+    // Same wording as a wrong password so that user names cannot be probed.
+    return new ProxyError(SqlState.invalidPassword, `password authentication failed for user "${user}"`, 'FATAL');
+  }
+  static notAuthorized(message: string): ProxyError {
+    return new ProxyError(SqlState.invalidAuthorization, message, 'FATAL');
+  }
+  static unknownDatabase(database: string): ProxyError {
+    return new ProxyError(SqlState.unknownDatabase, `database "${database}" does not exist`, 'FATAL');
+  }
+  static tooManyClients(limit: number): ProxyError {
+    return new ProxyError(SqlState.tooManyConnections, `sorry, too many clients already (clientsMax = ${limit})`, 'FATAL');
+  }
+  static poolTimeout(node: string, waitedMs: number): ProxyError {
+    return new ProxyError(
+      SqlState.tooManyConnections,
+      `no server connection to ${node} became free within ${waitedMs} ms`,
+      'ERROR',
+      { hint: 'Raise pool.sizeMax or pool.acquireTimeoutMs, or shorten transactions.' },
+    );
+  }
+  static backendUnavailable(node: string, reason: string): ProxyError {
+    return new ProxyError(SqlState.connectionFailure, `could not connect to server ${node}: ${reason}`);
+  }
+  static backendLost(node: string): ProxyError {
+    return new ProxyError(SqlState.connectionFailure, `server connection to ${node} was lost`);
+  }
+  static canceled(message = 'canceling statement due to user request'): ProxyError {
+    return new ProxyError(SqlState.queryCanceled, message);
+  }
+  static shuttingDown(): ProxyError {
+    return new ProxyError(SqlState.adminShutdown, 'terminating connection because the proxy is shutting down', 'FATAL');
+  }
+  static unsupported(message: string, hint?: string): ProxyError {
+    return new ProxyError(SqlState.featureNotSupported, message, 'ERROR', hint === undefined ? {} : { hint });
+  }
+  static limitExceeded(message: string, hint?: string): ProxyError {
+    return new ProxyError(SqlState.programLimitExceeded, message, 'ERROR', hint === undefined ? {} : { hint });
+  }
+  static adminSyntax(message: string, hint?: string): ProxyError {
+    return new ProxyError(SqlState.syntaxError, message, 'ERROR', hint === undefined ? {} : { hint });
+  }
+  static undefinedObject(message: string): ProxyError {
+    return new ProxyError(SqlState.undefinedObject, message);
+  }
+  static internal(message: string): ProxyError {
+    return new ProxyError(SqlState.internalError, message);
+  }
+}
+
+/** Anything thrown, as a ProxyError; unknown failures become XX000 (a bug; the caller logs the stack). */
+export function asProxyError(err: unknown): ProxyError {
+  if (err instanceof ProxyError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return ProxyError.internal(`internal proxy error: ${message}`);
+}
+
+function field(code: string, value: string): Buffer {
+  return Buffer.concat([Buffer.from(code, 'ascii'), Buffer.from(value, 'utf8'), Buffer.from([0])]);
+}
+
+/** The ErrorResponse ('E') or NoticeResponse ('N') frame for an error. The only producer of these frames. */
+export function errorResponseFrame(err: ProxyError, type: 'E' | 'N' = 'E'): Buffer {
+  const parts = [
+    field('S', err.severity),
+    field('V', err.severity),
+    field('C', err.sqlstate),
+    field('M', err.message),
+  ];
+  if (err.fields.detail !== undefined) parts.push(field('D', err.fields.detail));
+  if (err.fields.hint !== undefined) parts.push(field('H', err.fields.hint));
+  const body = Buffer.concat([...parts, Buffer.from([0])]);
+  const frame = Buffer.allocUnsafe(5 + body.length);
+  frame[0] = type.charCodeAt(0);
+  frame.writeInt32BE(4 + body.length, 1);
+  body.copy(frame, 5);
+  return frame;
+}
+
+/** A NoticeResponse with severity NOTICE/WARNING, for informational messages to the client. */
+export function noticeFrame(message: string, severity: 'NOTICE' | 'WARNING' = 'NOTICE', sqlstate = '00000'): Buffer {
+  const body = Buffer.concat([field('S', severity), field('V', severity), field('C', sqlstate), field('M', message), Buffer.from([0])]);
+  const frame = Buffer.allocUnsafe(5 + body.length);
+  frame[0] = 0x4e;
+  frame.writeInt32BE(4 + body.length, 1);
+  body.copy(frame, 5);
+  return frame;
+}

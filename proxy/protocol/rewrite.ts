@@ -1,0 +1,148 @@
+// Frontend frames the proxy sends to backends: client frames with a prepared-statement or portal
+// name swapped (transaction pooling gives each backend its own names), and frames the proxy makes
+// up itself (re-preparing a statement on another backend, reset queries, Sync/Flush).
+// A rename splices bytes: everything but the name is copied verbatim and never decoded or
+// re-encoded, so parameter values, formats and query text reach the backend exactly as sent.
+// Validating the rest of a client frame is the decoders' job (client-messages.ts), not this file's.
+// Reference: https://www.postgresql.org/docs/15/protocol-message-formats.html
+
+import { ProxyError } from '../errors.js';
+
+const BODY = 5;
+const PARSE = 0x50;
+const BIND = 0x42;
+const DESCRIBE = 0x44;
+const CLOSE = 0x43;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function malformed(message: string, problem: string): ProxyError {
+  return ProxyError.protocolViolation(`invalid ${message} message: ${problem}`);
+}
+
+function cstringEnd(buf: Buffer, pos: number, end: number, message: string, field: string): number {
+  // indexOf scans the whole chunk; a NUL at or past `end` belongs to another frame.
+  const nul = pos < end ? buf.indexOf(0, pos) : -1;
+  if (nul < 0 || nul >= end) throw malformed(message, `${field} is not NUL-terminated`);
+  return nul;
+}
+
+/** A wrong frame type here is a bug in the caller, not bad client input. */
+function expectType(buf: Buffer, start: number, end: number, allowed: number, alsoAllowed: number, what: string): number {
+  const type = start < end ? buf[start] : undefined;
+  if (type === undefined) throw ProxyError.internal(`${what} called on an empty frame`);
+  if (type !== allowed && type !== alsoAllowed) {
+    throw ProxyError.internal(`${what} called on a frame of type '${String.fromCharCode(type)}'`);
+  }
+  return type;
+}
+
+/** Bytes of a C string; an embedded NUL would cut the name short on the backend, so refuse it. */
+function cstringBytes(value: string, what: string): number {
+  if (value.includes('\0')) throw ProxyError.internal(`${what} contains a NUL character`);
+  return Buffer.byteLength(value, 'utf8') + 1;
+}
+
+function putCString(frame: Buffer, value: string, pos: number): number {
+  const n = frame.write(value, pos, 'utf8');
+  frame[pos + n] = 0;
+  return pos + n + 1;
+}
+
+function frameOf(type: number, bodyLength: number): Buffer {
+  const frame = Buffer.allocUnsafe(BODY + bodyLength);
+  frame[0] = type;
+  frame.writeInt32BE(4 + bodyLength, 1);
+  return frame;
+}
+
+function targetByte(target: 'S' | 'P'): number {
+  return target === 'S' ? 0x53 : 0x50;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renames
+
+/** A copy of Parse frame buf[start, end) naming the statement newName; query and types untouched. */
+export function renameParse(buf: Buffer, start: number, end: number, newName: string): Buffer {
+  expectType(buf, start, end, PARSE, PARSE, 'renameParse');
+  const oldNameEnd = cstringEnd(buf, start + BODY, end, 'Parse', 'statement name');
+  const restStart = oldNameEnd + 1;
+  const nameBytes = cstringBytes(newName, 'statement name');
+  const frame = frameOf(PARSE, nameBytes + (end - restStart));
+  const pos = putCString(frame, newName, BODY);
+  buf.copy(frame, pos, restStart, end);
+  return frame;
+}
+
+/** A copy of Bind frame buf[start, end) binding statement newStatement; portal and everything after untouched. */
+export function renameBindStatement(buf: Buffer, start: number, end: number, newStatement: string): Buffer {
+  expectType(buf, start, end, BIND, BIND, 'renameBindStatement');
+  const portalEnd = cstringEnd(buf, start + BODY, end, 'Bind', 'portal name');
+  const oldStatementEnd = cstringEnd(buf, portalEnd + 1, end, 'Bind', 'statement name');
+  const portalBytes = portalEnd + 1 - (start + BODY);
+  const restStart = oldStatementEnd + 1;
+  const frame = frameOf(BIND, portalBytes + cstringBytes(newStatement, 'statement name') + (end - restStart));
+  buf.copy(frame, BODY, start + BODY, portalEnd + 1);
+  const pos = putCString(frame, newStatement, BODY + portalBytes);
+  buf.copy(frame, pos, restStart, end);
+  return frame;
+}
+
+/** A copy of a Describe or Close frame with the statement/portal name replaced; type and target kept. */
+export function renameDescribeOrClose(buf: Buffer, start: number, end: number, newName: string): Buffer {
+  const type = expectType(buf, start, end, DESCRIBE, CLOSE, 'renameDescribeOrClose');
+  const msg = type === DESCRIBE ? 'Describe' : 'Close';
+  if (start + BODY >= end) throw malformed(msg, 'truncated target');
+  const target = buf[start + BODY]!;
+  if (target !== 0x53 && target !== 0x50) throw malformed(msg, `target must be 'S' or 'P', got byte ${target}`);
+  const nul = cstringEnd(buf, start + BODY + 1, end, msg, 'name');
+  if (nul + 1 !== end) throw malformed(msg, `${end - nul - 1} unexpected trailing bytes`);
+  const frame = frameOf(type, 1 + cstringBytes(newName, 'name'));
+  frame[BODY] = target;
+  putCString(frame, newName, BODY + 1);
+  return frame;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frames the proxy originates
+
+export const SYNC: Buffer = frameOf(0x53, 0);
+export const FLUSH: Buffer = frameOf(0x48, 0);
+
+/** Parse; paramTypes are OIDs (0 = unspecified), written as unsigned 32-bit. */
+export function buildParse(name: string, query: string, paramTypes: number[]): Buffer {
+  if (paramTypes.length > 0xffff) throw ProxyError.internal(`too many parameter types: ${paramTypes.length}`);
+  const nameBytes = cstringBytes(name, 'statement name');
+  const frame = frameOf(PARSE, nameBytes + cstringBytes(query, 'query') + 2 + 4 * paramTypes.length);
+  let pos = putCString(frame, query, putCString(frame, name, BODY));
+  frame.writeUInt16BE(paramTypes.length, pos);
+  pos += 2;
+  for (const oid of paramTypes) {
+    frame.writeUInt32BE(oid >>> 0, pos);
+    pos += 4;
+  }
+  return frame;
+}
+
+export function buildDescribe(target: 'S' | 'P', name: string): Buffer {
+  const frame = frameOf(DESCRIBE, 1 + cstringBytes(name, 'name'));
+  frame[BODY] = targetByte(target);
+  putCString(frame, name, BODY + 1);
+  return frame;
+}
+
+export function buildClose(target: 'S' | 'P', name: string): Buffer {
+  const frame = frameOf(CLOSE, 1 + cstringBytes(name, 'name'));
+  frame[BODY] = targetByte(target);
+  putCString(frame, name, BODY + 1);
+  return frame;
+}
+
+/** Simple Query. */
+export function buildQuery(sql: string): Buffer {
+  const frame = frameOf(0x51, cstringBytes(sql, 'query'));
+  putCString(frame, sql, BODY);
+  return frame;
+}

@@ -1,0 +1,224 @@
+// The composition root: builds every part from a config snapshot and wires them together.
+// Owns the listening socket, the client registry (cancel keys, clientsMax), the pools, config reload
+// and orderly shutdown. Nothing else creates pools or holds global state.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { serialize } from 'pg-protocol';
+import { ProxyError } from './errors.js';
+import type { Logger } from './logger.js';
+import { NodePool, type PoolLimits } from './backend/node-pool.js';
+import { StatementRegistry } from './backend/statement-registry.js';
+import { ClientConnection, type ClientRegistry } from './session/client-connection.js';
+import type { ProxyContext } from './context.js';
+import type { AdminView, ClientView } from './admin/admin-command.js';
+import { SessionEffectClassifier } from '../planner/session-effects.js';
+import { initSqlParser } from '../planner/sql-parser.js';
+import type { Config, DatabaseConfig, UserConfig } from '../topology/config/config-types.js';
+import { loadConfigFile } from '../topology/config/load-config.js';
+import { errorResponseFrame } from './errors.js';
+import { PGSHARD_VERSION } from './version.js';
+
+const CLASSIFIER_CACHE_ENTRIES = 10_000;
+
+export interface ProxyServerOptions {
+  /** Where RELOAD reads from; without it RELOAD reports that there is no file. */
+  readonly configPath?: string;
+  readonly log: Logger;
+}
+
+function poolLimits(config: Config, user: UserConfig): PoolLimits {
+  return {
+    sizeMax: user.poolSizeMax ?? config.pool.sizeMax,
+    acquireTimeoutMs: config.pool.acquireTimeoutMs,
+    idleTimeoutMs: config.pool.idleTimeoutMs,
+    lifetimeMs: config.pool.lifetimeMs,
+  };
+}
+
+export class ProxyServer implements ClientRegistry {
+  private config: Config;
+  private readonly server: net.Server;
+  private readonly pools = new Map<string, NodePool>();
+  private readonly clients = new Map<number, ClientConnection>();
+  private readonly ctx: ProxyContext;
+  private secureContext: tls.SecureContext | null;
+  private stopping = false;
+
+  constructor(config: Config, private readonly options: ProxyServerOptions) {
+    this.config = config;
+    this.secureContext = this.buildTls(config);
+    const statements = new StatementRegistry();
+    const classifier = new SessionEffectClassifier(CLASSIFIER_CACHE_ENTRIES);
+    const admin: AdminView = {
+      pools: () => [...this.pools.values()],
+      clients: () => [...this.clients.values()].map(clientView),
+    };
+    // A getter keeps TLS reloadable without sessions holding a stale context.
+    const self = this;
+    this.ctx = {
+      config: () => this.config,
+      log: options.log,
+      statements,
+      classifier,
+      get tls() {
+        return self.secureContext;
+      },
+      poolFor: (db, user) => this.poolFor(db, user),
+      reload: () => this.reload(),
+      admin,
+      startedAt: Date.now(),
+      version: PGSHARD_VERSION,
+    };
+    this.server = net.createServer((socket) => this.accept(socket));
+    this.server.on('error', (err) => options.log.error({ err }, 'listener error'));
+  }
+
+  get context(): ProxyContext {
+    return this.ctx;
+  }
+
+  /** Loads the SQL parser, then listens; resolves with the bound address. */
+  async start(): Promise<{ host: string; port: number }> {
+    await initSqlParser();
+    const { host, port } = this.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = this.server.address() as net.AddressInfo;
+    this.options.log.info({ host: addr.address, port: addr.port }, 'pgshard listening');
+    return { host: addr.address, port: addr.port };
+  }
+
+  /** Stops accepting, tells clients the proxy is going away, closes every pool. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const deadline = Date.now() + this.config.limits.shutdownTimeoutMs;
+    // Clients idle between transactions leave at once; others get until the shutdown deadline.
+    while (Date.now() < deadline) {
+      for (const c of this.clients.values()) if (c.relay === null || c.relay.backend === null) c.fatal(ProxyError.shuttingDown());
+      if (this.clients.size === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const c of this.clients.values()) c.fatal(ProxyError.shuttingDown());
+    for (const pool of this.pools.values()) pool.close();
+    await closed;
+  }
+
+  // ClientRegistry
+  add(client: ClientConnection): boolean {
+    if (this.clients.size >= this.config.limits.clientsMax) return false;
+    this.clients.set(client.processId, client);
+    return true;
+  }
+
+  remove(client: ClientConnection): void {
+    if (this.clients.get(client.processId) === client) this.clients.delete(client.processId);
+  }
+
+  cancel(processId: number, secretKey: number): void {
+    const client = this.clients.get(processId);
+    // A wrong key is ignored silently, as Postgres does, so keys cannot be probed.
+    if (client === undefined || client.secretKey !== secretKey) return;
+    const target = client.relay?.cancelTarget() ?? null;
+    if (target === null) return;
+    const { host, port } = target.login.node;
+    const sock = net.connect({ host, port }, () => sock.end(serialize.cancel(target.processId, target.secretKey)));
+    sock.on('error', (err) => this.options.log.warn({ err: err.message, node: target.label }, 'cancel request failed'));
+    sock.setTimeout(this.config.pool.connectTimeoutMs, () => sock.destroy());
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.stopping) {
+      socket.end(errorResponseFrame(ProxyError.shuttingDown()));
+      return;
+    }
+    new ClientConnection(socket, this.ctx, this);
+  }
+
+  private poolFor(db: DatabaseConfig, user: UserConfig): NodePool {
+    const key = `${db.name}\u0000${user.name}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      const shard = db.shards[0]!;
+      pool = new NodePool(
+        `${db.name}/${shard.name}/primary`,
+        {
+          node: shard.primary,
+          nodeName: `${db.name}/${shard.name}/primary`,
+          database: db.backendDatabase,
+          user: user.serverUser ?? user.name,
+          password: user.serverPassword ?? user.password,
+          connectTimeoutMs: this.config.pool.connectTimeoutMs,
+          frameBytesMax: 1024 * 1024 * 1024 + 5,
+        },
+        poolLimits(this.config, user),
+        this.options.log,
+      );
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Swaps in a new frozen config; pools whose login changed are retired, others take new limits. */
+  async reload(): Promise<void> {
+    const path = this.options.configPath;
+    if (path === undefined) throw ProxyError.unsupported('RELOAD needs the proxy to be started with a config file');
+    const next = loadConfigFile(path);
+    const secure = this.buildTls(next);
+    for (const [key, pool] of this.pools) {
+      const [dbName, userName] = key.split('\u0000') as [string, string];
+      const db = next.databases.find((d) => d.name === dbName);
+      const user = next.users.find((u) => u.name === userName);
+      const shard = db?.shards[0];
+      const login = pool.login;
+      const same =
+        db !== undefined && user !== undefined && shard !== undefined &&
+        shard.primary.host === login.node.host && shard.primary.port === login.node.port &&
+        db.backendDatabase === login.database && (user.serverUser ?? user.name) === login.user &&
+        (user.serverPassword ?? user.password) === login.password;
+      if (same) {
+        pool.setLimits(poolLimits(next, user));
+      } else {
+        this.pools.delete(key);
+        pool.close();
+      }
+    }
+    this.config = next;
+    this.secureContext = secure;
+    this.options.log.info('configuration reloaded');
+  }
+
+  private buildTls(config: Config): tls.SecureContext | null {
+    const t = config.listen.tls;
+    if (t === null) return null;
+    return tls.createSecureContext({ cert: readFileSync(t.certFile), key: readFileSync(t.keyFile) });
+  }
+}
+
+function clientView(c: ClientConnection): ClientView {
+  const relay = c.relay;
+  return {
+    id: c.id,
+    processId: c.processId,
+    user: c.info?.user ?? '',
+    database: c.info?.database ?? '',
+    applicationName: c.info?.applicationName ?? '',
+    remote: c.remote,
+    connectedAt: c.connectedAt,
+    tls: c.info?.tls ?? false,
+    state: relay === null ? c.phase : relay.backend !== null ? 'active' : relay.waitingSince > 0 ? 'waiting' : 'idle',
+    txStatus: relay?.txStatus ?? 'I',
+    server: relay?.backend?.id ?? null,
+    pinnedReason: relay?.pinnedReason ?? null,
+    queries: relay?.queries ?? 0,
+    waitingMs: relay !== null && relay.waitingSince > 0 ? Date.now() - relay.waitingSince : 0,
+  };
+}

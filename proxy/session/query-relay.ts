@@ -1,0 +1,900 @@
+// The authenticated client's conversation with Postgres under transaction (or session) pooling.
+// Owns: the client's inbox of frames up to a batch boundary (Query, Sync, Flush, FunctionCall), lending
+// and returning the server connection, carrying session state and named prepared statements between
+// server connections, and the queue of responses it expects so that proxy-made frames (a cached
+// ParseComplete, a replayed Parse whose answer the client must not see) interleave exactly where
+// Postgres would have put them. Frames it only forwards are never decoded beyond their type byte.
+// Message flow reference: https://www.postgresql.org/docs/15/protocol-flow.html
+
+import type { Socket } from 'node:net';
+import { asProxyError, errorResponseFrame, ProxyError, SqlState } from '../errors.js';
+import { assertNever } from '../../planner/assert-never.js';
+import type { SessionEffect } from '../../planner/session-effects.js';
+import type { BackendListener, ServerConnection } from '../backend/server-connection.js';
+import type { NodePool } from '../backend/node-pool.js';
+import type { StatementDef } from '../backend/statement-registry.js';
+import { resetAndRelease } from '../backend/connection-reset.js';
+import { decodeBindNames, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery } from '../protocol/client-messages.js';
+import { decodeCommandTag, decodeErrorFields } from '../protocol/backend-messages.js';
+import { buildClose, buildParse, buildQuery, renameBindStatement, renameDescribeOrClose } from '../protocol/rewrite.js';
+import {
+  BIND_COMPLETE,
+  CLOSE_COMPLETE,
+  commandComplete,
+  PARSE_COMPLETE,
+  readyForQuery,
+} from '../protocol/server-messages.js';
+import type { ProxyContext } from '../context.js';
+import { SessionState } from './session-state.js';
+import { WriteCoalescer } from './write-coalescer.js';
+
+/** What a pending response belongs to, i.e. which server message ends it. */
+const enum Expect {
+  Parse,
+  Bind,
+  DescribeStatement,
+  DescribePortal,
+  Execute,
+  Close,
+  Sync,
+  Query,
+  FunctionCall,
+  /** An error the proxy reports in place of a message it rejected. */
+  ProxyError,
+}
+
+const enum Mode {
+  /** The client sent it; the server's answer goes to the client. */
+  Forward,
+  /** The proxy sent it; the answer is dropped (errors still reach the client). */
+  Swallow,
+  /** The proxy answers it itself with `synth` when its turn comes. */
+  Synth,
+}
+
+class Pending {
+  expect = Expect.Sync;
+  mode = Mode.Forward;
+  synth: Buffer | null = null;
+  /** Reverts bookkeeping when Postgres skipped or rejected the message. */
+  undo: (() => void) | null = null;
+  /** For a Query: what each statement does to session state, in order. */
+  effects: readonly SessionEffect[] | null = null;
+  effectIndex = 0;
+  /** For proxy-made Query items: called at its ReadyForQuery with the first error, if any. */
+  onDone: ((error: Map<string, string> | null) => void) | null = null;
+  error: Map<string, string> | null = null;
+  lastTag = '';
+
+  reset(): void {
+    this.synth = null;
+    this.undo = null;
+    this.effects = null;
+    this.effectIndex = 0;
+    this.onDone = null;
+    this.error = null;
+    this.lastTag = '';
+  }
+}
+
+const NONE: SessionEffect = { kind: 'none' };
+
+const T_PARSE = 0x50; // P
+const T_BIND = 0x42; // B
+const T_DESCRIBE = 0x44; // D
+const T_EXECUTE = 0x45; // E
+const T_CLOSE = 0x43; // C
+const T_SYNC = 0x53; // S
+const T_FLUSH = 0x48; // H
+const T_QUERY = 0x51; // Q
+const T_FUNCTION_CALL = 0x46; // F
+const T_COPY_DATA = 0x64; // d
+const T_COPY_DONE = 0x63; // c
+const T_COPY_FAIL = 0x66; // f
+
+/** A server connection whose settings match no client: the next client replays its own. */
+const DIRTY_STATE = '\u0000dirty';
+
+export interface RelayHost {
+  /** The client socket responses are written to. */
+  readonly socket: Socket;
+  /** Ends the client connection with a FATAL error. */
+  fatal(err: ProxyError): void;
+}
+
+interface UnnamedStatement {
+  readonly query: string;
+  readonly paramTypes: number[];
+  readonly parseFrame: Buffer;
+  readonly effect: SessionEffect;
+}
+
+export class QueryRelay implements BackendListener {
+  backend: ServerConnection | null = null;
+  /** Transaction status as last reported to the client. */
+  txStatus: 'I' | 'T' | 'E' = 'I';
+  pinnedReason: string | null;
+  readonly state: SessionState;
+  queries = 0;
+  waitingSince = 0;
+
+  private readonly statements = new Map<string, StatementDef>();
+  /** Effects of statements bound into portals, by portal name (only those that have one). */
+  private readonly portalEffects = new Map<string, SessionEffect>();
+  private errorSinceReady = false;
+  private lastUnnamed: UnnamedStatement | null = null;
+
+  // Client frames not yet sent, as parallel arrays reused across batches (no allocation per frame).
+  private inTypes: number[] = [];
+  private inBufs: Buffer[] = [];
+  private inStarts: number[] = [];
+  private inEnds: number[] = [];
+  private inCount = 0;
+  private inHead = 0;
+  /** Frames before this index end with a batch boundary and may be sent. */
+  private inReady = 0;
+
+  private readonly queue: Pending[] = [];
+  private queueHead = 0;
+  private readonly spare: Pending[] = [];
+
+  private readonly toServer = new WriteCoalescer();
+  private readonly toClient = new WriteCoalescer();
+  private acquiring = false;
+  private skipUntilSync = false;
+  private copyIn = false;
+  private closed = false;
+  private clientPaused = false;
+  private serverPaused = false;
+
+  constructor(
+    private readonly host: RelayHost,
+    private readonly ctx: ProxyContext,
+    readonly pool: NodePool,
+    startupParams: ReadonlyMap<string, string>,
+    private readonly sessionPooling: boolean,
+  ) {
+    this.state = new SessionState(startupParams);
+    this.pinnedReason = sessionPooling ? 'session pooling' : null;
+  }
+
+  // ---- login ---------------------------------------------------------------------------------
+
+  /**
+   * Borrows a server connection once at login: proves the node is reachable, applies the client's
+   * startup parameters (so a bad value fails the login, as in Postgres) and learns the values the
+   * server reports. Returns those ParameterStatus values.
+   */
+  async login(): Promise<Map<string, string>> {
+    const conn = await this.pool.acquire();
+    this.attach(conn, false);
+    const replay = this.state.key;
+    if (conn.appliedStateKey !== replay) {
+      await new Promise<void>((resolve, reject) => {
+        this.injectQuery(this.replaySqlFor(conn), (error) => {
+          if (error === null) {
+            conn.appliedStateKey = replay;
+            resolve();
+          } else {
+            reject(new ProxyError(
+              (error.get('C') ?? SqlState.connectionFailure) as typeof SqlState.connectionFailure,
+              error.get('M') ?? 'invalid startup parameter',
+              'FATAL',
+            ));
+          }
+        });
+        this.toServer.flushTo(conn.socket);
+      });
+    }
+    const params = new Map(conn.params);
+    this.maybeRelease();
+    return params;
+  }
+
+  // ---- client side ---------------------------------------------------------------------------
+
+  onClientFrame(type: number, buf: Buffer, start: number, end: number): void {
+    if (this.closed) return;
+    if (type === T_COPY_DATA || type === T_COPY_DONE || type === T_COPY_FAIL) {
+      // Outside COPY IN, Postgres ignores these (a client may still be sending after COPY failed).
+      if (!this.copyIn || this.backend === null) return;
+      this.toServer.addRange(buf, start, end);
+      if (type !== T_COPY_DATA) this.copyIn = false;
+      return;
+    }
+    switch (type) {
+      case T_PARSE:
+      case T_BIND:
+      case T_DESCRIBE:
+      case T_EXECUTE:
+      case T_CLOSE:
+        this.enqueue(type, buf, start, end, false);
+        break;
+      case T_SYNC:
+      case T_FLUSH:
+      case T_QUERY:
+      case T_FUNCTION_CALL:
+        this.enqueue(type, buf, start, end, true);
+        break;
+      default:
+        throw ProxyError.protocolViolation(`invalid frontend message type ${type} ('${String.fromCharCode(type)}')`);
+    }
+  }
+
+  /** End of one chunk from the client: send what it made ready in one write. */
+  onClientChunkEnd(): void {
+    if (this.closed) return;
+    this.pump();
+    this.flushServer();
+  }
+
+  private enqueue(type: number, buf: Buffer, start: number, end: number, boundary: boolean): void {
+    const i = this.inCount++;
+    this.inTypes[i] = type;
+    this.inBufs[i] = buf;
+    this.inStarts[i] = start;
+    this.inEnds[i] = end;
+    if (boundary) this.inReady = this.inCount;
+    const limit = this.ctx.config().limits.pipelineMessagesMax;
+    if (this.inCount - this.inHead > limit && !this.clientPaused) {
+      // Stop reading; the socket resumes once the inbox drains. A batch larger than the limit with no
+      // boundary in sight can never drain, so it is an error rather than a stall.
+      if (this.inReady <= this.inHead) {
+        throw ProxyError.protocolViolation(`more than ${limit} messages without Sync (limits.pipelineMessagesMax)`);
+      }
+      this.clientPaused = true;
+      this.host.socket.pause();
+    }
+  }
+
+  /** Sends every complete batch in the inbox, borrowing a server connection if needed. */
+  private pump(): void {
+    while (this.inHead < this.inReady && !this.closed) {
+      if (this.backend === null) {
+        if (this.acquiring) return;
+        const conn = this.pool.tryAcquire();
+        if (conn === null) {
+          this.acquireAsync();
+          return;
+        }
+        this.attach(conn, true);
+      }
+      this.sendReadyFrames();
+    }
+    if (this.inHead === this.inCount) {
+      // Everything sent: reuse the arrays from the start and drop references to old chunks.
+      this.inHead = this.inCount = this.inReady = 0;
+      this.inBufs.length = 0;
+      if (this.clientPaused) {
+        this.clientPaused = false;
+        this.host.socket.resume();
+      }
+    }
+  }
+
+  private acquireAsync(): void {
+    this.acquiring = true;
+    this.waitingSince = Date.now();
+    this.pool.acquire().then(
+      (conn) => {
+        this.acquiring = false;
+        this.waitingSince = 0;
+        if (this.closed) {
+          this.pool.release(conn);
+          return;
+        }
+        this.attach(conn, true);
+        this.pump();
+        this.flushServer();
+      },
+      (err: unknown) => {
+        this.acquiring = false;
+        this.waitingSince = 0;
+        if (this.closed) return;
+        this.failBatch(asProxyError(err));
+        this.pump();
+        this.flushServer();
+      },
+    );
+  }
+
+  /** No server connection could be had: answer the next batch with the error, as Postgres would. */
+  private failBatch(err: ProxyError): void {
+    this.toClient.addBuffer(errorResponseFrame(err));
+    while (this.inHead < this.inReady) {
+      const type = this.inTypes[this.inHead]!;
+      this.inHead++;
+      if (type === T_SYNC || type === T_QUERY || type === T_FUNCTION_CALL) {
+        this.toClient.addBuffer(readyForQuery(this.txStatus));
+        break;
+      }
+    }
+    this.flushClient();
+  }
+
+  private attach(conn: ServerConnection, replayState: boolean): void {
+    this.backend = conn;
+    conn.listener = this;
+    if (replayState && conn.appliedStateKey !== this.state.key) {
+      this.injectQuery(this.replaySqlFor(conn), null);
+      conn.appliedStateKey = this.state.key;
+    }
+  }
+
+  private replaySqlFor(conn: ServerConnection): string {
+    const replay = this.state.replaySql();
+    // A connection another client changed is first returned to its login defaults.
+    return conn.appliedStateKey === '' ? replay : replay === '' ? 'RESET ALL' : `RESET ALL;\n${replay}`;
+  }
+
+  private sendReadyFrames(): void {
+    const conn = this.backend!;
+    while (this.inHead < this.inReady) {
+      const i = this.inHead++;
+      this.sendFrame(conn, this.inTypes[i]!, this.inBufs[i]!, this.inStarts[i]!, this.inEnds[i]!);
+    }
+  }
+
+  private sendFrame(conn: ServerConnection, type: number, buf: Buffer, start: number, end: number): void {
+    if (this.skipUntilSync) {
+      if (type !== T_SYNC) return;
+      this.skipUntilSync = false;
+    }
+    switch (type) {
+      case T_QUERY:
+        this.sendQuery(conn, buf, start, end);
+        return;
+      case T_PARSE:
+        this.sendParse(conn, buf, start, end);
+        return;
+      case T_BIND: {
+        const { portal, statement } = decodeBindNames(buf, start, end);
+        const def = this.resolveStatement(conn, statement);
+        if (def === undefined) return;
+        const effect = def === null ? (statement === '' ? this.lastUnnamed?.effect ?? NONE : NONE) : def.effect ?? NONE;
+        if (effect.kind !== 'none') this.portalEffects.set(portal, effect);
+        else if (this.portalEffects.size > 0) this.portalEffects.delete(portal);
+        if (def === null || def.name === statement) this.toServer.addRange(buf, start, end);
+        else this.toServer.addBuffer(renameBindStatement(buf, start, end, def.name));
+        this.push(Expect.Bind, Mode.Forward);
+        return;
+      }
+      case T_DESCRIBE: {
+        const d = decodeDescribe(buf, start, end);
+        if (d.target === 'P') {
+          this.toServer.addRange(buf, start, end);
+          this.push(Expect.DescribePortal, Mode.Forward);
+          return;
+        }
+        const def = this.resolveStatement(conn, d.name);
+        if (def === undefined) return;
+        if (def === null || def.name === d.name) this.toServer.addRange(buf, start, end);
+        else this.toServer.addBuffer(renameDescribeOrClose(buf, start, end, def.name));
+        this.push(Expect.DescribeStatement, Mode.Forward);
+        return;
+      }
+      case T_EXECUTE: {
+        this.toServer.addRange(buf, start, end);
+        const p = this.push(Expect.Execute, Mode.Forward);
+        if (this.portalEffects.size > 0) {
+          const effect = this.portalEffects.get(decodeExecute(buf, start, end).portal);
+          if (effect !== undefined) p.effects = [effect];
+        }
+        return;
+      }
+      case T_CLOSE: {
+        const c = decodeClose(buf, start, end);
+        if (c.target === 'S' && c.name !== '') {
+          // Other clients may share the server-side statement: forget it here and answer ourselves.
+          const def = this.statements.get(c.name);
+          if (def !== undefined) {
+            this.statements.delete(c.name);
+            this.ctx.statements.release(def);
+          }
+          const p = this.push(Expect.Close, Mode.Synth);
+          p.synth = CLOSE_COMPLETE;
+          if (def !== undefined) {
+            p.undo = () => {
+              def.refs++;
+              this.statements.set(c.name, def);
+            };
+          }
+          this.flushSynthAtHead();
+          return;
+        }
+        this.toServer.addRange(buf, start, end);
+        this.push(Expect.Close, Mode.Forward);
+        return;
+      }
+      case T_SYNC:
+        this.toServer.addRange(buf, start, end);
+        this.push(Expect.Sync, Mode.Forward);
+        return;
+      case T_FLUSH:
+        this.toServer.addRange(buf, start, end);
+        return;
+      case T_FUNCTION_CALL:
+        this.toServer.addRange(buf, start, end);
+        this.push(Expect.FunctionCall, Mode.Forward);
+        return;
+      default:
+        throw ProxyError.internal(`unexpected frame type ${type} in the inbox`);
+    }
+  }
+
+  private sendQuery(conn: ServerConnection, buf: Buffer, start: number, end: number): void {
+    this.queries++;
+    const sql = decodeQuery(buf, start, end);
+    const effects = this.ctx.classifier.classify(sql);
+    if (effects.length === 1 && this.txStatus === 'I' && this.pinnedReason === null) {
+      const only = effects[0]!;
+      if (only.kind === 'discard-all' || (only.kind === 'deallocate' && (only.name === null || this.statements.has(only.name)))) {
+        // Protocol-level statements live in the proxy; DISCARD ALL / DEALLOCATE act on them here so that
+        // other clients' statements on the shared server connection survive.
+        this.answerLocally(only);
+        return;
+      }
+    }
+    this.toServer.addRange(buf, start, end);
+    const p = this.push(Expect.Query, Mode.Forward);
+    p.effects = effects;
+  }
+
+  private answerLocally(effect: SessionEffect & { kind: 'discard-all' | 'deallocate' }): void {
+    let tag: string;
+    if (effect.kind === 'discard-all') {
+      this.dropAllStatements();
+      this.state.discardAll();
+      tag = 'DISCARD ALL';
+    } else if (effect.name === null) {
+      this.dropAllStatements();
+      tag = 'DEALLOCATE ALL';
+    } else {
+      const def = this.statements.get(effect.name);
+      if (def !== undefined) {
+        this.statements.delete(effect.name);
+        this.ctx.statements.release(def);
+      }
+      tag = 'DEALLOCATE';
+    }
+    const p = this.push(Expect.Query, Mode.Synth);
+    p.synth = Buffer.concat([commandComplete(tag), readyForQuery('I')]);
+    this.flushSynthAtHead();
+  }
+
+  private dropAllStatements(): void {
+    for (const def of this.statements.values()) this.ctx.statements.release(def);
+    this.statements.clear();
+    this.lastUnnamed = null;
+  }
+
+  private sendParse(conn: ServerConnection, buf: Buffer, start: number, end: number): void {
+    const msg = decodeParse(buf, start, end);
+    if (msg.name === '') {
+      const unnamed: UnnamedStatement = {
+        query: msg.query,
+        paramTypes: msg.paramTypes,
+        parseFrame: buf.subarray(start, end),
+        effect: this.ctx.classifier.classify(msg.query)[0] ?? NONE,
+      };
+      this.lastUnnamed = unnamed;
+      conn.unnamed = unnamed;
+      this.toServer.addRange(buf, start, end);
+      this.push(Expect.Parse, Mode.Forward);
+      return;
+    }
+    if (this.statements.has(msg.name)) {
+      this.proxyError(new ProxyError('42P05' as typeof SqlState.syntaxError, `prepared statement "${msg.name}" already exists`));
+      return;
+    }
+    const limit = this.ctx.config().limits.preparedPerClientMax;
+    if (this.statements.size >= limit) {
+      this.proxyError(ProxyError.limitExceeded(
+        `too many prepared statements in this session (limits.preparedPerClientMax = ${limit})`,
+        'Close or DEALLOCATE statements that are no longer needed.',
+      ));
+      return;
+    }
+    const def = this.ctx.statements.acquire(msg.name, msg.query, msg.paramTypes);
+    def.effect ??= this.ctx.classifier.classify(msg.query)[0] ?? NONE;
+    this.statements.set(msg.name, def);
+    const forget = (): void => {
+      if (this.statements.get(msg.name) === def) {
+        this.statements.delete(msg.name);
+        this.ctx.statements.release(def);
+      }
+    };
+    if (conn.prepared.get(def.name) === def) {
+      touch(conn.prepared, def);
+      const p = this.push(Expect.Parse, Mode.Synth);
+      p.synth = PARSE_COMPLETE;
+      p.undo = forget;
+      this.flushSynthAtHead();
+      return;
+    }
+    this.makeRoom(conn, def);
+    if (def.name === msg.name) this.toServer.addRange(buf, start, end);
+    else this.toServer.addBuffer(def.parseFrame);
+    conn.prepared.set(def.name, def);
+    const p = this.push(Expect.Parse, Mode.Forward);
+    p.undo = () => {
+      forget();
+      if (conn.prepared.get(def.name) === def) conn.prepared.delete(def.name);
+    };
+  }
+
+  /**
+   * The server-side statement for a client's statement name, prepared on conn if it is not yet.
+   * null: the unnamed statement or a name we do not know (sent as is, so Postgres answers it);
+   * undefined: the proxy answered with an error and the batch is being skipped.
+   */
+  private resolveStatement(conn: ServerConnection, name: string): StatementDef | null | undefined {
+    if (name === '') {
+      const unnamed = this.lastUnnamed;
+      if (unnamed !== null && conn.unnamed !== unnamed) {
+        // The unnamed statement was parsed on another connection (or overwritten): parse it again.
+        this.toServer.addBuffer(unnamed.parseFrame);
+        conn.unnamed = unnamed;
+        this.push(Expect.Parse, Mode.Swallow);
+      }
+      return null;
+    }
+    const def = this.statements.get(name);
+    if (def === undefined) {
+      this.proxyError(new ProxyError('26000' as typeof SqlState.syntaxError, `prepared statement "${name}" does not exist`));
+      return undefined;
+    }
+    if (conn.prepared.get(def.name) === def) {
+      touch(conn.prepared, def);
+      return def;
+    }
+    this.makeRoom(conn, def);
+    this.toServer.addBuffer(def.parseFrame);
+    conn.prepared.set(def.name, def);
+    const p = this.push(Expect.Parse, Mode.Swallow);
+    p.undo = () => {
+      if (conn.prepared.get(def.name) === def) conn.prepared.delete(def.name);
+    };
+    return def;
+  }
+
+  /** Frees the statement's name on conn and keeps conn under preparedPerBackendMax. */
+  private makeRoom(conn: ServerConnection, def: StatementDef): void {
+    const stale = conn.prepared.get(def.name);
+    if (stale !== undefined && stale !== def) this.closeOnServer(conn, def.name);
+    const max = this.ctx.config().pool.preparedPerBackendMax;
+    while (conn.prepared.size >= max) {
+      const oldest = conn.prepared.keys().next().value as string;
+      this.closeOnServer(conn, oldest);
+    }
+  }
+
+  private closeOnServer(conn: ServerConnection, name: string): void {
+    conn.prepared.delete(name);
+    this.toServer.addBuffer(buildClose('S', name));
+    this.push(Expect.Close, Mode.Swallow);
+  }
+
+  /** An error the proxy raises inside an extended-protocol batch: reported in order, rest skipped to Sync. */
+  private proxyError(err: ProxyError): void {
+    const p = this.push(Expect.ProxyError, Mode.Synth);
+    p.synth = errorResponseFrame(err);
+    this.skipUntilSync = true;
+    this.flushSynthAtHead();
+  }
+
+  /** Sends a proxy-made simple query whose results the client must not see. */
+  private injectQuery(sql: string, onDone: ((error: Map<string, string> | null) => void) | null): void {
+    this.toServer.addBuffer(buildQuery(sql));
+    const p = this.push(Expect.Query, Mode.Swallow);
+    p.onDone = onDone;
+  }
+
+  private push(expect: Expect, mode: Mode): Pending {
+    const p = this.spare.pop() ?? new Pending();
+    p.expect = expect;
+    p.mode = mode;
+    this.queue.push(p);
+    return p;
+  }
+
+  private flushServer(): void {
+    const conn = this.backend;
+    if (conn === null || this.toServer.isEmpty()) return;
+    const ok = this.toServer.flushTo(conn.socket);
+    if (!ok && !this.clientPaused) {
+      // The server is not keeping up (e.g. a large COPY IN): stop reading the client until it drains.
+      this.clientPaused = true;
+      this.host.socket.pause();
+    }
+  }
+
+  onBackendDrain(): void {
+    if (this.clientPaused && this.inCount - this.inHead <= this.ctx.config().limits.pipelineMessagesMax) {
+      this.clientPaused = false;
+      this.host.socket.resume();
+    }
+  }
+
+  /** The client socket drained: read from the server again. */
+  onClientDrain(): void {
+    if (this.serverPaused) {
+      this.serverPaused = false;
+      this.backend?.resume();
+    }
+  }
+
+  // ---- server side ---------------------------------------------------------------------------
+
+  onBackendFrame(type: number, buf: Buffer, start: number, end: number): void {
+    // DataRow first: it is the frame that arrives by the million.
+    if (type === 0x44 /* D */) {
+      const head = this.queue[this.queueHead];
+      if (head === undefined || head.mode !== Mode.Swallow) this.toClient.addRange(buf, start, end);
+      return;
+    }
+    this.flushSynthAtHead();
+    const head = this.queue[this.queueHead];
+    if (head === undefined) {
+      // Between requests a server only sends asynchronous messages (notifications, notices, status).
+      this.toClient.addRange(buf, start, end);
+      return;
+    }
+    const forward = head.mode !== Mode.Swallow;
+    switch (type) {
+      case 0x43 /* C: CommandComplete */:
+        if (forward) this.toClient.addRange(buf, start, end);
+        if (head.expect === Expect.Query) {
+          this.onStatementComplete(head, buf, start, end);
+        } else if (head.expect === Expect.Execute) {
+          if (head.effects !== null || this.state.hasPending) this.onStatementComplete(head, buf, start, end);
+          this.pop();
+        }
+        return;
+      case 0x5a /* Z: ReadyForQuery */:
+        this.onReady(head, buf, start, end);
+        return;
+      case 0x45 /* E: ErrorResponse */:
+        this.onError(head, buf, start, end);
+        return;
+      case 0x31 /* 1: ParseComplete */:
+      case 0x32 /* 2: BindComplete */:
+      case 0x33 /* 3: CloseComplete */:
+      case 0x6e /* n: NoData */:
+      case 0x73 /* s: PortalSuspended */:
+        if (forward) this.toClient.addRange(buf, start, end);
+        if (head.expect !== Expect.Query) this.pop();
+        return;
+      case 0x54 /* T: RowDescription */:
+        if (forward) this.toClient.addRange(buf, start, end);
+        if (head.expect === Expect.DescribeStatement || head.expect === Expect.DescribePortal) this.pop();
+        return;
+      case 0x49 /* I: EmptyQueryResponse */:
+        if (forward) this.toClient.addRange(buf, start, end);
+        if (head.expect === Expect.Execute) this.pop();
+        else if (head.expect === Expect.Query) head.effectIndex++;
+        return;
+      case 0x47 /* G: CopyInResponse */:
+      case 0x57 /* W: CopyBothResponse */:
+        this.copyIn = true;
+        this.toClient.addRange(buf, start, end);
+        return;
+      case 0x53 /* S: ParameterStatus */:
+        // Values set by a replay are the client's own; forwarding them would only repeat what it knows.
+        if (forward) this.toClient.addRange(buf, start, end);
+        return;
+      default:
+        // t, H, d, c, V, A, N...: part of the current answer, forwarded as they are.
+        if (forward) this.toClient.addRange(buf, start, end);
+        return;
+    }
+  }
+
+  private onStatementComplete(head: Pending, buf: Buffer, start: number, end: number): void {
+    const effects = head.effects;
+    const i = head.effectIndex++;
+    if (head.mode === Mode.Swallow) return;
+    const effect = effects === null ? undefined : effects.length === 1 ? effects[0] : effects[i];
+    if (effect === undefined || effect.kind === 'none') {
+      if (this.state.hasPending) this.trackTransactionEnd(decodeCommandTag(buf, start, end));
+      return;
+    }
+    this.applyEffect(effect);
+  }
+
+  /** COMMIT / ROLLBACK inside a query string settle SETs made in their transaction. */
+  private trackTransactionEnd(tag: string): void {
+    if (tag === 'COMMIT' || tag === 'PREPARE TRANSACTION') this.endTransaction(true);
+    else if (tag === 'ROLLBACK') this.endTransaction(false);
+  }
+
+  private endTransaction(committed: boolean): void {
+    const held = this.state.endTransaction(committed);
+    const conn = this.backend;
+    if (conn === null || held === 'same') return;
+    conn.appliedStateKey = held === 'current' ? this.state.key : DIRTY_STATE;
+  }
+
+  private applyEffect(effect: SessionEffect): void {
+    const conn = this.backend!;
+    switch (effect.kind) {
+      case 'set':
+      case 'reset':
+      case 'reset-all':
+        // Holds once the transaction commits (an implicit one ends at ReadyForQuery).
+        this.state.apply(effect);
+        return;
+      case 'discard-all':
+        // Only reaches the server for a pinned client; it resets that whole server session.
+        this.dropAllStatements();
+        this.state.discardAll();
+        conn.prepared.clear();
+        conn.unnamed = null;
+        conn.appliedStateKey = '';
+        this.pinnedReason = this.sessionPooling ? 'session pooling' : null;
+        return;
+      case 'deallocate':
+        if (effect.name === null) {
+          this.dropAllStatements();
+          conn.prepared.clear();
+        } else {
+          const def = this.statements.get(effect.name);
+          if (def !== undefined) {
+            this.statements.delete(effect.name);
+            this.ctx.statements.release(def);
+          }
+          conn.prepared.delete(effect.name);
+        }
+        return;
+      case 'pin':
+        if (this.pinnedReason === null) {
+          this.pinnedReason = effect.reason;
+          this.ctx.log.debug({ reason: effect.reason }, 'client pinned to its server connection');
+        }
+        return;
+      case 'none':
+        return;
+      default:
+        assertNever(effect);
+    }
+  }
+
+  private onReady(head: Pending, buf: Buffer, start: number, end: number): void {
+    const status = this.backend!.txStatus;
+    if (head.mode === Mode.Swallow) {
+      head.onDone?.(head.error);
+    } else {
+      this.toClient.addRange(buf, start, end);
+      this.txStatus = status;
+      // Outside a transaction block every statement has committed or rolled back by now.
+      if (status === 'I' && this.state.hasPending) this.endTransaction(!this.errorSinceReady);
+      this.errorSinceReady = false;
+    }
+    this.pop();
+    this.flushSynthAtHead();
+    if (this.queueHead === this.queue.length) this.maybeRelease();
+  }
+
+  private onError(head: Pending, buf: Buffer, start: number, end: number): void {
+    // Errors always reach the client, even for a message the proxy made: its request failed with it.
+    if (head.onDone !== null) {
+      head.error ??= decodeErrorFields(buf, start, end);
+    } else {
+      this.toClient.addRange(buf, start, end);
+    }
+    if (head.expect === Expect.Query || head.expect === Expect.FunctionCall) return;
+    // Extended protocol: Postgres skips every message up to Sync; so do our expectations.
+    this.errorSinceReady = true;
+    let p = this.queue[this.queueHead];
+    while (p !== undefined && !(p.expect === Expect.Sync && p.mode === Mode.Forward)) {
+      p.undo?.();
+      this.recycle(p);
+      this.queueHead++;
+      p = this.queue[this.queueHead];
+    }
+  }
+
+  private pop(): void {
+    const p = this.queue[this.queueHead]!;
+    this.queueHead++;
+    this.recycle(p);
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    }
+  }
+
+  private recycle(p: Pending): void {
+    p.reset();
+    if (this.spare.length < 64) this.spare.push(p);
+  }
+
+  /** Emits proxy-made answers that have reached the head of the queue. */
+  private flushSynthAtHead(): void {
+    let p = this.queue[this.queueHead];
+    while (p !== undefined && p.mode === Mode.Synth) {
+      this.toClient.addBuffer(p.synth!);
+      if (p.expect === Expect.Query) this.txStatus = 'I';
+      this.pop();
+      p = this.queue[this.queueHead];
+    }
+  }
+
+  onBackendChunkEnd(): void {
+    this.flushClient();
+  }
+
+  private flushClient(): void {
+    if (this.toClient.isEmpty()) return;
+    const ok = this.toClient.flushTo(this.host.socket);
+    if (!ok && this.backend !== null && !this.serverPaused) {
+      // A slow client: stop reading the server so rows wait in Postgres, not in our memory.
+      if (this.host.socket.writableLength > this.ctx.config().limits.writeBufferBytesMax) {
+        this.serverPaused = true;
+        this.backend.pause();
+      }
+    }
+  }
+
+  /** Returns the server connection to the pool when nothing ties the client to it any more. */
+  private maybeRelease(): void {
+    const conn = this.backend;
+    if (conn === null || this.pinnedReason !== null || this.copyIn) return;
+    if (this.queueHead !== this.queue.length || conn.txStatus !== 'I') return;
+    this.flushClient();
+    this.backend = null;
+    if (this.serverPaused) {
+      this.serverPaused = false;
+      conn.resume();
+    }
+    this.pool.release(conn);
+  }
+
+  onBackendClosed(_conn: ServerConnection, err: ProxyError): void {
+    this.backend = null;
+    if (this.closed) return;
+    // The transaction, or the statements in flight, are gone with the server session: the client
+    // must not continue as if nothing happened.
+    this.flushClient();
+    this.host.fatal(new ProxyError(err.sqlstate, err.message, 'FATAL'));
+  }
+
+  /** Target for a CancelRequest: the server connection running this client's query, if any. */
+  cancelTarget(): ServerConnection | null {
+    return this.backend !== null && this.queueHead < this.queue.length ? this.backend : null;
+  }
+
+  /** The client went away: hand the server connection back, cleaned, or drop it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.toClient.clear();
+    this.dropAllStatements();
+    const conn = this.backend;
+    this.backend = null;
+    if (conn === null) return;
+    conn.listener = null;
+    if (this.serverPaused) conn.resume();
+    if (this.queueHead !== this.queue.length || this.copyIn) {
+      // Mid-query: the server is still answering someone who left; never lend it to another client.
+      this.pool.discard(conn);
+      return;
+    }
+    const cleanup: string[] = [];
+    if (conn.txStatus !== 'I') cleanup.push('ROLLBACK');
+    if (this.pinnedReason !== null) cleanup.push(this.ctx.config().pool.resetQuery);
+    if (cleanup.length === 0) {
+      this.pool.release(conn);
+      return;
+    }
+    resetAndRelease(conn, this.pool, cleanup, this.ctx.config().pool.acquireTimeoutMs);
+  }
+}
+
+function touch(prepared: Map<string, StatementDef>, def: StatementDef): void {
+  // Re-insert only when not already the newest, keeping LRU order without churn on the hot path.
+  if (prepared.size > 1) {
+    prepared.delete(def.name);
+    prepared.set(def.name, def);
+  }
+}
