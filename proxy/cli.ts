@@ -2,8 +2,7 @@
 // The `pgshard` command: demo, start, check-config. Parses arguments (commander), builds the
 // config and runs the proxy; everything else lives in the modules it calls.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
@@ -43,7 +42,8 @@ function stopOnSignal(stop: () => Promise<void>): void {
 }
 
 async function runDemo(opts: { shards: number; replicas: number; port: number; dir?: string }): Promise<void> {
-  const dir = resolve(opts.dir ?? mkdtempSync(join(tmpdir(), 'pgshard-demo-')));
+  // Without --dir the cluster makes a temp dir and removes it on stop; with --dir the data stays.
+  const dir = opts.dir === undefined ? undefined : resolve(opts.dir);
   const user = 'app';
   const password = randomBytes(12).toString('hex');
   const log = createLogger('info');
@@ -53,11 +53,11 @@ async function runDemo(opts: { shards: number; replicas: number; port: number; d
     await proxy?.stop();
     await cluster?.stop();
   });
-  process.stderr.write(`starting ${opts.shards} shard(s) with ${opts.replicas} replica(s) each under ${dir} ...\n`);
+  process.stderr.write(`starting ${opts.shards} shard(s) with ${opts.replicas} replica(s) each...\n`);
   cluster = await startLocalCluster({
     shards: opts.shards,
     replicas: opts.replicas,
-    dir,
+    ...(dir === undefined ? {} : { dir }),
     users: [{ name: user, password }],
     databases: ['app'],
     log: (line) => process.stderr.write(`${line}\n`),
@@ -76,7 +76,7 @@ async function runDemo(opts: { shards: number; replicas: number; port: number; d
       },
     ],
   };
-  const configPath = join(dir, 'pgshard.yaml');
+  const configPath = join(cluster.dir, 'pgshard.yaml');
   writeFileSync(configPath, stringify(rawConfig), { mode: 0o600 });
   const config = parseConfig(rawConfig);
   proxy = new ProxyServer(config, { configPath, log });

@@ -5,6 +5,7 @@ import type { SecureContext } from 'node:tls';
 import type { Config, DatabaseConfig, UserConfig } from '../topology/config/config-types.js';
 import type { SessionEffectClassifier } from '../planner/session-effects.js';
 import type { NodePool } from './backend/node-pool.js';
+import type { ServerConnection } from './backend/server-connection.js';
 import type { StatementRegistry } from './backend/statement-registry.js';
 import type { Logger } from './logger.js';
 import type { AdminView } from './admin/admin-command.js';
@@ -28,6 +29,8 @@ export interface ProxyContext {
   readonly tls: SecureContext | null;
   /** The pool serving (database, user) on the database's first shard primary. */
   poolFor(database: DatabaseConfig, user: UserConfig): NodePool;
+  /** Asks the node to cancel what this server connection is running (CancelRequest on a new socket). */
+  cancelBackend(conn: ServerConnection): void;
   /** Reloads config from its file (admin RELOAD); throws ConfigError with every problem. */
   reload(): Promise<void>;
   /** Live pools and clients, for the admin console. */

@@ -16,9 +16,9 @@ export const SqlState = {
   adminShutdown: '57P01',
   featureNotSupported: '0A000',
   programLimitExceeded: '54000',
-  inFailedTransaction: '25P02',
   syntaxError: '42601',
-  undefinedObject: '42704',
+  duplicatePreparedStatement: '42P05',
+  invalidStatementName: '26000',
   internalError: 'XX000',
 } as const;
 export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
@@ -90,12 +90,32 @@ export class ProxyError extends Error {
   static adminSyntax(message: string, hint?: string): ProxyError {
     return new ProxyError(SqlState.syntaxError, message, 'ERROR', hint === undefined ? {} : { hint });
   }
-  static undefinedObject(message: string): ProxyError {
-    return new ProxyError(SqlState.undefinedObject, message);
+  static duplicatePreparedStatement(name: string): ProxyError {
+    return new ProxyError(SqlState.duplicatePreparedStatement, `prepared statement "${name}" already exists`);
+  }
+  static unknownPreparedStatement(name: string): ProxyError {
+    return new ProxyError(SqlState.invalidStatementName, `prepared statement "${name}" does not exist`);
+  }
+  static fromServer(fields: ServerErrorFields, severity: Severity): ProxyError {
+    return serverError(fields, severity);
   }
   static internal(message: string): ProxyError {
     return new ProxyError(SqlState.internalError, message);
   }
+}
+
+export interface ServerErrorFields {
+  get(code: string): string | undefined;
+}
+
+/** Rebuilds an error a server reported (fields of its ErrorResponse) to re-raise it with another severity. */
+function serverError(fields: ServerErrorFields, severity: Severity): ProxyError {
+  const extra: ErrorFields = {};
+  const detail = fields.get('D');
+  const hint = fields.get('H');
+  if (detail !== undefined) extra.detail = detail;
+  if (hint !== undefined) extra.hint = hint;
+  return new ProxyError((fields.get('C') ?? SqlState.connectionFailure) as SqlStateCode, fields.get('M') ?? 'server error', severity, extra);
 }
 
 /** Anything thrown, as a ProxyError; unknown failures become XX000 (a bug; the caller logs the stack). */

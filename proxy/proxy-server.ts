@@ -10,6 +10,7 @@ import { ProxyError } from './errors.js';
 import type { Logger } from './logger.js';
 import { NodePool, type PoolLimits } from './backend/node-pool.js';
 import { StatementRegistry } from './backend/statement-registry.js';
+import type { ServerConnection } from './backend/server-connection.js';
 import { ClientConnection, type ClientRegistry } from './session/client-connection.js';
 import type { ProxyContext } from './context.js';
 import type { AdminView, ClientView } from './admin/admin-command.js';
@@ -66,6 +67,7 @@ export class ProxyServer implements ClientRegistry {
         return self.secureContext;
       },
       poolFor: (db, user) => this.poolFor(db, user),
+      cancelBackend: (conn) => this.cancelBackend(conn),
       reload: () => this.reload(),
       admin,
       startedAt: Date.now(),
@@ -128,7 +130,10 @@ export class ProxyServer implements ClientRegistry {
     // A wrong key is ignored silently, as Postgres does, so keys cannot be probed.
     if (client === undefined || client.secretKey !== secretKey) return;
     const target = client.relay?.cancelTarget() ?? null;
-    if (target === null) return;
+    if (target !== null) this.cancelBackend(target);
+  }
+
+  cancelBackend(target: ServerConnection): void {
     const { host, port } = target.login.node;
     const sock = net.connect({ host, port }, () => sock.end(serialize.cancel(target.processId, target.secretKey)));
     sock.on('error', (err) => this.options.log.warn({ err: err.message, node: target.label }, 'cancel request failed'));

@@ -9,7 +9,7 @@
 // stopAllOnSignals()).
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -20,6 +20,8 @@ import {
   preparePostgresDir,
   runsAsPostgresUser,
   stopStartedPgNodesSync,
+  trackForCleanup,
+  untrackForCleanup,
   type PgInitCredentials,
 } from './postgres-node.js';
 
@@ -88,13 +90,11 @@ function installExitHook(): void {
  * process 'exit' automatically; call it from your own SIGINT/SIGTERM handlers.
  */
 export function stopAllStartedNodesSync(): void {
-  require_dbg(`sync stop dirs=${[...ownedDirs].join(',')}`);
   stopStartedPgNodesSync();
   for (const dir of ownedDirs) {
     try {
       rmSync(dir, { recursive: true, force: true });
-    } catch (e) {
-      require_dbg(`rm failed ${String(e)}`);
+    } catch {
       // best effort on the way out
     }
   }
@@ -116,7 +116,6 @@ export function stopAllOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM
     signalsHandled.clear();
   };
   signalHandler ??= (sig: NodeJS.Signals): void => {
-    require_dbg(`signal ${sig}`);
     stopAllStartedNodesSync();
     uninstall();
     process.kill(process.pid, sig);
@@ -202,12 +201,14 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   let ownsDir: boolean;
   if (opts.dir !== undefined) {
     dir = resolve(opts.dir);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdir(dir, { recursive: true, mode: 0o755 }); // missing parents must stay traversable
+    await chmod(dir, 0o700);
     ownsDir = false;
   } else {
     dir = await mkdtemp(join(tmpdir(), 'pgshard-'));
     ownsDir = true;
     ownedDirs.add(dir);
+    trackForCleanup('dir', dir);
   }
 
   const primaries: PgNode[] = [];
@@ -230,10 +231,11 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     if (stillRunning.length > 0) {
       throw new AggregateError(errors, `local cluster: could not stop ${stillRunning.join(', ')} (data kept in ${dir})`);
     }
-    if (ownsSocketDir) await rm(socketDir, { recursive: true, force: true });
-    if (ownsDir) {
-      await rm(dir, { recursive: true, force: true });
-      ownedDirs.delete(dir);
+    for (const [owned, path] of [[ownsSocketDir, socketDir], [ownsDir, dir]] as const) {
+      if (!owned) continue;
+      await rm(path, { recursive: true, force: true });
+      ownedDirs.delete(path);
+      untrackForCleanup('dir', path);
     }
     log(`local cluster stopped (${dir})`);
   };
@@ -255,6 +257,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       socketDir = await mkdtemp('/tmp/pgshard-s-');
       ownsSocketDir = true;
       ownedDirs.add(socketDir);
+      trackForCleanup('dir', socketDir);
       cluster.socketDir = socketDir;
     }
     await preparePostgresDir(socketDir);
@@ -304,4 +307,3 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   }
 }
 
-function require_dbg(m: string): void { process.stderr.write(`DBG ${m}\n`); }

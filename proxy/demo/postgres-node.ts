@@ -109,6 +109,11 @@ function runPgBinary(bin: string, args: string[], opts: RunOptions): Promise<str
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { cwd: opts.cwd, env: childEnv(opts.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
     liveHelpers.add(child);
+    if (child.pid !== undefined) trackForCleanup('pid', String(child.pid));
+    const forget = (): void => {
+      liveHelpers.delete(child);
+      if (child.pid !== undefined) untrackForCleanup('pid', String(child.pid));
+    };
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -117,12 +122,12 @@ function runPgBinary(bin: string, args: string[], opts: RunOptions): Promise<str
     }, opts.timeoutMs ?? 120_000);
     child.once('error', (err) => {
       clearTimeout(timer);
-      liveHelpers.delete(child);
+      forget();
       reject(new Error(`${bin}: ${err.message}`));
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      liveHelpers.delete(child);
+      forget();
       if (code === 0) resolve(out);
       else reject(new Error(`${bin} ${args.join(' ')} failed (${signal ?? `exit code ${code}`}): ${out.trim()}`));
     });
@@ -202,6 +207,107 @@ async function waitFor(what: string, timeoutMs: number, check: () => boolean | P
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watchdog: if this process is SIGKILLed (tap escalates a timeout to SIGKILL after ~1 s, the OOM
+// killer, kill -9), neither 'exit' hooks nor signal handlers run. A tiny detached Node process
+// holds the read end of a pipe from us; when the pipe closes (we died, however) it does the
+// cleanup: SIGTERM to live helper processes, immediate shutdown (SIGQUIT, then SIGKILL) of the
+// tracked postmasters still running, then removal of the tracked temp dirs. It only ever acts on
+// what we told it about, and after a clean exit it finds nothing left to do.
+
+const WATCHDOG_SOURCE = String.raw`
+const fs = require('fs');
+const sets = { node: new Set(), dir: new Set(), pid: new Set() };
+let buf = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => {
+  buf += d;
+  for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+    const line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    try {
+      const [op, v] = JSON.parse(line);
+      if (op in sets) sets[op].add(v);
+      else if (op.startsWith('un') && op.slice(2) in sets) sets[op.slice(2)].delete(v);
+    } catch {}
+  }
+});
+const stat = (pid) => {
+  try {
+    const s = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
+    const c = s.lastIndexOf(')');
+    return { comm: s.slice(s.indexOf('(') + 1, c), state: s.charAt(c + 2) };
+  } catch { return null; }
+};
+const alive = (pid) => {
+  try { process.kill(pid, 0); } catch (e) { if (e.code !== 'EPERM') return false; }
+  const st = stat(pid);
+  return !st || (st.state !== 'Z' && st.state !== 'X');
+};
+let done = false;
+const cleanup = () => {
+  if (done) return;
+  done = true;
+  for (const p of sets.pid) { try { process.kill(Number(p), 'SIGTERM'); } catch {} }
+  const pids = [];
+  for (const d of sets.node) {
+    try {
+      const pid = Number(fs.readFileSync(d + '/postmaster.pid', 'utf8').split('\n')[0]);
+      const st = stat(pid);
+      if (pid > 0 && alive(pid) && (!st || /^(postgres|postmaster)/.test(st.comm))) { process.kill(pid, 'SIGQUIT'); pids.push(pid); }
+    } catch {}
+  }
+  const deadline = Date.now() + 10000;
+  const finish = () => {
+    if (pids.some(alive) && Date.now() < deadline) { setTimeout(finish, 50); return; }
+    for (const p of pids) { if (alive(p)) { try { process.kill(p, 'SIGKILL'); } catch {} } }
+    setTimeout(() => {
+      for (const d of sets.dir) { try { fs.rmSync(d, { recursive: true, force: true }); } catch {} }
+      process.exit(0);
+    }, sets.pid.size + pids.length > 0 ? 300 : 0);
+  };
+  finish();
+};
+process.stdin.on('end', cleanup);
+process.stdin.on('error', cleanup);
+`;
+
+type CleanupKind = 'node' | 'dir' | 'pid';
+let watchdog: ChildProcess | null | undefined;
+
+function watchdogSend(op: string, value: string): void {
+  if (watchdog === undefined) {
+    watchdog = null;
+    try {
+      const child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE], {
+        detached: true,
+        stdio: ['pipe', 'ignore', 'ignore'],
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, // no NODE_OPTIONS (tap/tsx loaders)
+      });
+      child.once('error', () => {
+        watchdog = null;
+      });
+      child.stdin?.on('error', () => undefined);
+      child.unref();
+      (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+      watchdog = child;
+    } catch {
+      // no watchdog: the in-process hooks still work
+    }
+  }
+  if (watchdog?.stdin?.writable) watchdog.stdin.write(`${JSON.stringify([op, value])}\n`);
+}
+
+/** Tells the watchdog to clean `value` up if this process dies without doing it itself. */
+export function trackForCleanup(kind: CleanupKind, value: string): void {
+  watchdogSend(kind, value);
+}
+
+/** The opposite of trackForCleanup, once `value` has been cleaned up normally. */
+export function untrackForCleanup(kind: CleanupKind, value: string): void {
+  if (watchdog) watchdogSend(`un${kind}`, value);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -494,6 +600,7 @@ export class PgNode {
     if (this.isRunning()) return;
     installExitHook();
     startedNodes.add(this);
+    trackForCleanup('node', this.dataDir);
     const attempts = this.#startedOnce ? 1 : 5;
     for (let attempt = 1; ; attempt++) {
       const logOffset = await fileSize(this.logFile);
@@ -515,18 +622,24 @@ export class PgNode {
 
   /** pg_ctl stop -w. A no-op when the server is not running; escalates to immediate, then SIGKILL. */
   async stop(mode: PgStopMode = 'fast'): Promise<void> {
-    if (!this.isRunning()) return;
-    try {
-      await this.#pgCtl(['stop', '-w', '-t', '60', '-m', mode], 90_000);
-    } catch (err) {
-      if (!this.isRunning()) return; // someone else stopped it meanwhile
-      if (mode !== 'immediate') {
-        await this.stop('immediate');
-        return;
+    if (this.isRunning()) {
+      try {
+        await this.#pgCtl(['stop', '-w', '-t', '60', '-m', mode], 90_000);
+      } catch (err) {
+        // Unless someone else stopped it meanwhile, escalate: immediate, then SIGKILL.
+        if (this.isRunning()) {
+          if (mode !== 'immediate') await this.stop('immediate');
+          else await this.kill9();
+          if (this.isRunning()) throw err;
+        }
       }
-      await this.kill9();
-      if (this.isRunning()) throw err;
     }
+    this.#forget();
+  }
+
+  /** Not running any more: drop it from the exit hook and the watchdog. */
+  #forget(): void {
+    if (startedNodes.delete(this)) untrackForCleanup('node', this.dataDir);
   }
 
   /**
@@ -553,6 +666,7 @@ export class PgNode {
     rmSync(join(this.dataDir, 'postmaster.pid'), { force: true });
     rmSync(join(this.socketDir, `.s.PGSQL.${this.#port}.lock`), { force: true });
     rmSync(join(this.socketDir, `.s.PGSQL.${this.#port}`), { force: true });
+    this.#forget();
   }
 
   async restart(): Promise<void> {

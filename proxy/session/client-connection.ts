@@ -5,7 +5,7 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { asProxyError, errorResponseFrame, ProxyError, SqlState } from '../errors.js';
 import { FrameReader, type FrameHandler } from '../protocol/frame-reader.js';
@@ -70,7 +70,8 @@ function decoySecret(user: string): ScramSecret {
 export class ClientConnection implements FrameHandler {
   readonly id = nextClientId++;
   readonly processId: number;
-  readonly secretKey = randomInt(-0x80000000, 0x7fffffff);
+  /** Unsigned, as the cancel request decoder reads it. */
+  readonly secretKey = randomBytes(4).readUInt32BE(0);
   readonly connectedAt = Date.now();
   socket: net.Socket;
   phase: Phase = 'startup';

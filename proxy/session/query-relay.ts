@@ -79,6 +79,9 @@ class Pending {
 
 const NONE: SessionEffect = { kind: 'none' };
 
+/** Unsent messages without a boundary after which a server connection is borrowed anyway. */
+const EARLY_ACQUIRE_MESSAGES = 64;
+
 const T_PARSE = 0x50; // P
 const T_BIND = 0x42; // B
 const T_DESCRIBE = 0x44; // D
@@ -145,6 +148,11 @@ export class QueryRelay implements BackendListener {
   private copyIn = false;
   private closed = false;
   private clientPaused = false;
+  private queryTimer: NodeJS.Timeout | null = null;
+  private pausedForInbox = false;
+  private pausedForServer = false;
+  /** A batch failed before it was complete: drop its remaining messages up to Sync. */
+  private failedUntilSync = false;
   private serverPaused = false;
 
   constructor(
@@ -176,11 +184,9 @@ export class QueryRelay implements BackendListener {
             conn.appliedStateKey = replay;
             resolve();
           } else {
-            reject(new ProxyError(
-              (error.get('C') ?? SqlState.connectionFailure) as typeof SqlState.connectionFailure,
-              error.get('M') ?? 'invalid startup parameter',
-              'FATAL',
-            ));
+            // The server rejected a startup parameter (e.g. an unknown setting in options): fail the login
+            // with the server's own code and message, as Postgres would.
+            reject(ProxyError.fromServer(error, 'FATAL'));
           }
         });
         this.toServer.flushTo(conn.socket);
@@ -229,29 +235,33 @@ export class QueryRelay implements BackendListener {
   }
 
   private enqueue(type: number, buf: Buffer, start: number, end: number, boundary: boolean): void {
+    if (this.failedUntilSync && this.inHead === this.inCount) {
+      this.dropFailedFrame(type);
+      return;
+    }
     const i = this.inCount++;
     this.inTypes[i] = type;
     this.inBufs[i] = buf;
     this.inStarts[i] = start;
     this.inEnds[i] = end;
     if (boundary) this.inReady = this.inCount;
-    const limit = this.ctx.config().limits.pipelineMessagesMax;
-    if (this.inCount - this.inHead > limit && !this.clientPaused) {
-      // Stop reading; the socket resumes once the inbox drains. A batch larger than the limit with no
-      // boundary in sight can never drain, so it is an error rather than a stall.
-      if (this.inReady <= this.inHead) {
-        throw ProxyError.protocolViolation(`more than ${limit} messages without Sync (limits.pipelineMessagesMax)`);
-      }
-      this.clientPaused = true;
-      this.host.socket.pause();
+    if (this.inCount - this.inHead > this.ctx.config().limits.pipelineMessagesMax && !this.pausedForInbox) {
+      // Waiting for a server connection: stop reading until the inbox drains.
+      this.pausedForInbox = true;
+      this.updateClientReading();
     }
   }
 
-  /** Sends every complete batch in the inbox, borrowing a server connection if needed. */
+  /**
+   * Sends the inbox. With a server connection attached every frame streams straight through (a batch
+   * of thousands of Bind/Execute before one Sync is never held back); without one, frames wait for a
+   * batch boundary, or for enough of them to be worth borrowing a connection early.
+   */
   private pump(): void {
-    while (this.inHead < this.inReady && !this.closed) {
+    while (this.inHead < this.inCount && !this.closed) {
       if (this.backend === null) {
         if (this.acquiring) return;
+        if (this.inReady <= this.inHead && this.inCount - this.inHead < EARLY_ACQUIRE_MESSAGES) return;
         const conn = this.pool.tryAcquire();
         if (conn === null) {
           this.acquireAsync();
@@ -259,17 +269,26 @@ export class QueryRelay implements BackendListener {
         }
         this.attach(conn, true);
       }
-      this.sendReadyFrames();
+      this.sendFrames();
     }
     if (this.inHead === this.inCount) {
       // Everything sent: reuse the arrays from the start and drop references to old chunks.
       this.inHead = this.inCount = this.inReady = 0;
       this.inBufs.length = 0;
-      if (this.clientPaused) {
-        this.clientPaused = false;
-        this.host.socket.resume();
+      if (this.pausedForInbox) {
+        this.pausedForInbox = false;
+        this.updateClientReading();
       }
     }
+  }
+
+  /** The client socket is read unless the inbox is full or the server is not taking our writes. */
+  private updateClientReading(): void {
+    const pause = this.pausedForInbox || this.pausedForServer;
+    if (pause === this.clientPaused) return;
+    this.clientPaused = pause;
+    if (pause) this.host.socket.pause();
+    else this.host.socket.resume();
   }
 
   private acquireAsync(): void {
@@ -301,15 +320,21 @@ export class QueryRelay implements BackendListener {
   /** No server connection could be had: answer the next batch with the error, as Postgres would. */
   private failBatch(err: ProxyError): void {
     this.toClient.addBuffer(errorResponseFrame(err));
-    while (this.inHead < this.inReady) {
+    this.failedUntilSync = true;
+    while (this.inHead < this.inCount && this.failedUntilSync) {
       const type = this.inTypes[this.inHead]!;
       this.inHead++;
-      if (type === T_SYNC || type === T_QUERY || type === T_FUNCTION_CALL) {
-        this.toClient.addBuffer(readyForQuery(this.txStatus));
-        break;
-      }
+      this.dropFailedFrame(type);
     }
     this.flushClient();
+  }
+
+  /** Drops a frame of a failed batch; its boundary gets the ReadyForQuery Postgres would send. */
+  private dropFailedFrame(type: number): void {
+    if (type === T_SYNC || type === T_QUERY || type === T_FUNCTION_CALL) {
+      this.toClient.addBuffer(readyForQuery(this.txStatus));
+      this.failedUntilSync = false;
+    }
   }
 
   private attach(conn: ServerConnection, replayState: boolean): void {
@@ -327,9 +352,9 @@ export class QueryRelay implements BackendListener {
     return conn.appliedStateKey === '' ? replay : replay === '' ? 'RESET ALL' : `RESET ALL;\n${replay}`;
   }
 
-  private sendReadyFrames(): void {
+  private sendFrames(): void {
     const conn = this.backend!;
-    while (this.inHead < this.inReady) {
+    while (this.inHead < this.inCount && this.backend === conn) {
       const i = this.inHead++;
       this.sendFrame(conn, this.inTypes[i]!, this.inBufs[i]!, this.inStarts[i]!, this.inEnds[i]!);
     }
@@ -484,7 +509,7 @@ export class QueryRelay implements BackendListener {
       return;
     }
     if (this.statements.has(msg.name)) {
-      this.proxyError(new ProxyError('42P05' as typeof SqlState.syntaxError, `prepared statement "${msg.name}" already exists`));
+      this.proxyError(ProxyError.duplicatePreparedStatement(msg.name));
       return;
     }
     const limit = this.ctx.config().limits.preparedPerClientMax;
@@ -541,7 +566,7 @@ export class QueryRelay implements BackendListener {
     }
     const def = this.statements.get(name);
     if (def === undefined) {
-      this.proxyError(new ProxyError('26000' as typeof SqlState.syntaxError, `prepared statement "${name}" does not exist`));
+      this.proxyError(ProxyError.unknownPreparedStatement(name));
       return undefined;
     }
     if (conn.prepared.get(def.name) === def) {
@@ -601,18 +626,39 @@ export class QueryRelay implements BackendListener {
   private flushServer(): void {
     const conn = this.backend;
     if (conn === null || this.toServer.isEmpty()) return;
+    if (this.queryTimer === null && this.queueHead < this.queue.length) this.startQueryTimer(conn);
     const ok = this.toServer.flushTo(conn.socket);
-    if (!ok && !this.clientPaused) {
+    if (!ok && conn.writableLength > this.ctx.config().limits.writeBufferBytesMax && !this.pausedForServer) {
       // The server is not keeping up (e.g. a large COPY IN): stop reading the client until it drains.
-      this.clientPaused = true;
-      this.host.socket.pause();
+      this.pausedForServer = true;
+      this.updateClientReading();
+    }
+  }
+
+  /** limits.queryTimeoutMs: a request still unanswered by then is canceled on the server (57014). */
+  private startQueryTimer(conn: ServerConnection): void {
+    const ms = this.ctx.config().limits.queryTimeoutMs;
+    if (ms === 0) return;
+    this.queryTimer = setTimeout(() => {
+      this.queryTimer = null;
+      if (this.backend === conn && this.queueHead < this.queue.length) {
+        this.ctx.log.info({ server: conn.id, timeoutMs: ms }, 'query timeout: canceling');
+        this.ctx.cancelBackend(conn);
+      }
+    }, ms);
+  }
+
+  private stopQueryTimer(): void {
+    if (this.queryTimer !== null) {
+      clearTimeout(this.queryTimer);
+      this.queryTimer = null;
     }
   }
 
   onBackendDrain(): void {
-    if (this.clientPaused && this.inCount - this.inHead <= this.ctx.config().limits.pipelineMessagesMax) {
-      this.clientPaused = false;
-      this.host.socket.resume();
+    if (this.pausedForServer) {
+      this.pausedForServer = false;
+      this.updateClientReading();
     }
   }
 
@@ -772,7 +818,10 @@ export class QueryRelay implements BackendListener {
     }
     this.pop();
     this.flushSynthAtHead();
-    if (this.queueHead === this.queue.length) this.maybeRelease();
+    if (this.queueHead === this.queue.length) {
+      this.stopQueryTimer();
+      this.maybeRelease();
+    }
   }
 
   private onError(head: Pending, buf: Buffer, start: number, end: number): void {
@@ -852,6 +901,7 @@ export class QueryRelay implements BackendListener {
 
   onBackendClosed(_conn: ServerConnection, err: ProxyError): void {
     this.backend = null;
+    this.stopQueryTimer();
     if (this.closed) return;
     // The transaction, or the statements in flight, are gone with the server session: the client
     // must not continue as if nothing happened.
@@ -868,6 +918,7 @@ export class QueryRelay implements BackendListener {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopQueryTimer();
     this.toClient.clear();
     this.dropAllStatements();
     const conn = this.backend;

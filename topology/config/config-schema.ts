@@ -44,7 +44,8 @@ export const tlsSchema = z.strictObject({
 
 export const listenSchema = z.strictObject({
   host: nonEmptyString.default('127.0.0.1'),
-  port: port.default(6432),
+  // 0 asks the OS for a free port (tests, scripts that read the bound port back).
+  port: integer(0, 65535).default(6432),
   tls: tlsSchema.nullable().default(null),
 });
 

@@ -210,7 +210,7 @@ void t.test('type and range messages', async (t) => {
   const problems = problemsOf(t, () =>
     parseConfig(
       {
-        listen: { port: 0, tls: 'yes' },
+        listen: { port: -1, tls: 'yes' },
         users: { name: 'app' },
         databases: [{ name: 'app', shards: [{ primary: 'db1:5432' }] }],
         pool: { lifetimeMs: 2 ** 60, idleTimeoutMs: 0 },
@@ -222,7 +222,7 @@ void t.test('type and range messages', async (t) => {
   t.strictSame(
     problems.map((p) => `${p.path}: ${p.message}`),
     [
-      'listen.port: must be at least 1',
+      'listen.port: must be at least 0',
       'listen.tls: expected a mapping (key: value), got a string',
       'users: expected a list, got a mapping',
       'databases[0].shards[0].primary: expected a mapping (key: value), got a string',

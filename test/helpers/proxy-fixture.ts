@@ -1,0 +1,160 @@
+// A real PostgreSQL 15 cluster (1 shard) with a pgshard ProxyServer in front of it, for integration
+// tests. startProxyFixture() starts both and registers their teardown on the tap test, so servers are
+// stopped whether the test passes, fails or throws; startProxyOn() adds a second proxy (another config)
+// in front of the same cluster.
+//
+// Users (same name and password on the proxy and on Postgres, the proxy logs in with them):
+//   app        scram-sha-256   (owner of the database `appdb`)
+//   md5user    md5
+//   trustuser  trust           (password only used by the proxy to log in to Postgres)
+//   admin      scram-sha-256, admin: true (may connect to the admin database `pgshard`)
+import { Writable } from 'node:stream';
+import { ProxyServer } from '../../proxy/proxy-server.js';
+import { createLogger, silentLogger, type Logger } from '../../proxy/logger.js';
+import { parseConfig } from '../../topology/config/load-config.js';
+import type { Config } from '../../topology/config/config-types.js';
+import { withCluster, type LocalCluster, type TeardownTarget } from '../harness/cluster.js';
+
+export const DATABASE = 'appdb';
+
+export const USERS = {
+  app: { password: 'app secret:1', auth: 'scram-sha-256' },
+  md5user: { password: 'md5 secret;2', auth: 'md5' },
+  trustuser: { password: 'trust secret 3', auth: 'trust' },
+  admin: { password: 'admin secret 4', auth: 'scram-sha-256', admin: true },
+} as const;
+export type FixtureUser = keyof typeof USERS;
+
+export interface ProxyOptions {
+  /** Raw `pool:` section merged over the defaults (e.g. { sizeMax: 1, acquireTimeoutMs: 300 }). */
+  pool?: Record<string, unknown>;
+  /** Raw `limits:` section. */
+  limits?: Record<string, unknown>;
+  /** Replaces the database's shard primary address (e.g. a port where nothing listens). */
+  primary?: { host: string; port: number };
+  /** Collect the proxy's log lines (pino JSON) instead of dropping them. */
+  captureLogs?: boolean;
+}
+
+export interface ClusterOptions {
+  replicas?: 0 | 1;
+  settings?: Record<string, string | number>;
+}
+
+export interface ProxyHandle {
+  readonly proxy: ProxyServer;
+  readonly host: string;
+  readonly port: number;
+  readonly config: Config;
+  /** The raw config object that parseConfig validated (JSON-serialisable, for a config file). */
+  readonly rawConfig: Record<string, unknown>;
+  /** postgresql://user:password@127.0.0.1:port/db through the proxy. */
+  url(user?: FixtureUser, db?: string): string;
+  /** node-postgres client settings through the proxy. */
+  clientConfig(user?: FixtureUser, db?: string): { host: string; port: number; user: string; password: string; database: string };
+  /** Parsed log records (only with captureLogs). */
+  logs(): Record<string, unknown>[];
+}
+
+export interface ProxyFixture extends ProxyHandle {
+  readonly cluster: LocalCluster;
+  /** postgresql://... straight to the shard primary, bypassing the proxy. */
+  directUrl(user?: FixtureUser, db?: string): string;
+}
+
+function userEntries(): Record<string, unknown>[] {
+  return Object.entries(USERS).map(([name, u]) => ({ name, ...u }));
+}
+
+/** The raw config for a proxy in front of `cluster` (validated by startProxyOn with parseConfig). */
+export function rawConfigFor(cluster: LocalCluster, opts: ProxyOptions = {}): Record<string, unknown> {
+  const shard = cluster.shards[0];
+  if (shard === undefined) throw new Error('cluster has no shard');
+  const primary = opts.primary ?? { host: shard.primary.host, port: shard.primary.port };
+  return {
+    listen: { host: '127.0.0.1', port: 0 },
+    users: userEntries(),
+    databases: [
+      {
+        name: DATABASE,
+        shards: [{ name: 'shard0', primary, replicas: shard.replicas.map((r) => ({ host: r.host, port: r.port })) }],
+      },
+    ],
+    pool: { ...(opts.pool ?? {}) },
+    limits: { shutdownTimeoutMs: 2000, ...(opts.limits ?? {}) },
+    log: { level: opts.captureLogs ? 'debug' : 'silent' },
+  };
+}
+
+function urlFor(host: string, port: number, user: FixtureUser, db: string): string {
+  const e = encodeURIComponent;
+  return `postgresql://${e(user)}:${e(USERS[user].password)}@${host}:${port}/${e(db)}`;
+}
+
+class LineCollector extends Writable {
+  readonly lines: string[] = [];
+  private partial = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const text = this.partial + chunk.toString('utf8');
+    const parts = text.split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const p of parts) if (p !== '') this.lines.push(p);
+    cb();
+  }
+}
+
+/** Starts another ProxyServer in front of `cluster`; it is stopped when `t` ends. */
+export async function startProxyOn(t: TeardownTarget, cluster: LocalCluster, opts: ProxyOptions = {}): Promise<ProxyHandle> {
+  const rawConfig = rawConfigFor(cluster, opts);
+  const config = parseConfig(rawConfig);
+  let log: Logger = silentLogger();
+  let collector: LineCollector | null = null;
+  if (opts.captureLogs) {
+    collector = new LineCollector();
+    log = createLogger('debug', collector);
+  }
+  const proxy = new ProxyServer(config, { log });
+  t.teardown(() => proxy.stop());
+  const { host, port } = await proxy.start();
+  return {
+    proxy,
+    host,
+    port,
+    config,
+    rawConfig,
+    url: (user = 'app', db = DATABASE) => urlFor(host, port, user, db),
+    clientConfig: (user = 'app', db = DATABASE) => ({ host, port, user, password: USERS[user].password, database: db }),
+    logs: () => (collector?.lines ?? []).map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+/** Starts a 1-shard cluster with the fixture's users and database, then a proxy in front of it. */
+export async function startProxyFixture(t: TeardownTarget, opts: ProxyOptions & ClusterOptions = {}): Promise<ProxyFixture> {
+  const cluster = await withCluster(t, {
+    shards: 1,
+    replicas: opts.replicas ?? 0,
+    users: Object.entries(USERS).map(([name, u]) => ({ name, password: u.password })),
+    databases: [DATABASE],
+    settings: opts.settings,
+  });
+  const primary = cluster.shards[0]!.primary;
+  const handle = await startProxyOn(t, cluster, opts);
+  return {
+    ...handle,
+    cluster,
+    directUrl: (user = 'app', db = DATABASE) => urlFor(primary.host, primary.port, user, db),
+  };
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every 25 ms until it returns true, or throws after timeoutMs. */
+export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
