@@ -17,8 +17,15 @@ export function clockTicksPerSecond(): number {
   return ticksPerSecond;
 }
 
-/** User + system CPU seconds consumed so far by process `pid` (all of its threads). */
-export function processCpuSeconds(pid: number): number {
+export interface CpuTimes {
+  /** Seconds in user mode. */
+  user: number;
+  /** Seconds in the kernel (for a proxy: mostly socket reads and writes, i.e. the TCP stack). */
+  system: number;
+}
+
+/** User and system CPU seconds consumed so far by process `pid` (all of its threads). */
+export function processCpuTimes(pid: number): CpuTimes {
   const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is in parentheses and may contain spaces or ')': split after the last ')'.
   const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
@@ -26,5 +33,13 @@ export function processCpuSeconds(pid: number): number {
   const utime = Number(fields[14 - 3]);
   const stime = Number(fields[15 - 3]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat`);
-  return (utime + stime) / clockTicksPerSecond();
+  const hz = clockTicksPerSecond();
+  return { user: utime / hz, system: stime / hz };
 }
+
+/** CPU used between two readings. */
+export function cpuDelta(before: CpuTimes, after: CpuTimes): CpuTimes {
+  return { user: after.user - before.user, system: after.system - before.system };
+}
+
+export const totalSeconds = (t: CpuTimes): number => t.user + t.system;

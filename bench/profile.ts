@@ -17,7 +17,7 @@ import { positiveInt } from './options.js';
 import { initPgbench, runPgbench } from './pgbench.js';
 import { startBenchPostgres } from './postgres.js';
 import { exitCleanlyOnSignals } from './processes.js';
-import { processCpuSeconds } from './proc-cpu.js';
+import { cpuDelta, processCpuTimes, totalSeconds } from './proc-cpu.js';
 import { buildProxy, directTarget, repoRoot, startPgshard, type Target } from './targets.js';
 import { findWorkload, pgbenchArgs } from './workloads.js';
 
@@ -59,11 +59,15 @@ async function main(): Promise<void> {
     proxy = await startPgshard(pg, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
     const pid = proxy.pid as number;
     progress(`${workload.label}, ${workload.clients} clients, ${seconds} s through pgshard (pid ${pid}, profiling)...`);
-    const cpuBefore = processCpuSeconds(pid);
+    const cpuBefore = processCpuTimes(pid);
     const res = await runPgbench({ endpoint: proxy.endpoint, args: pgbenchArgs(workload, seconds), timeoutMs: seconds * 1000 + 60_000 });
-    const cpu = processCpuSeconds(pid) - cpuBefore;
-    const perTx = res.processed ? ` = ${((cpu * 1e6) / res.processed).toFixed(1)} µs CPU per transaction` : '';
-    progress(`pgbench: ${res.tps?.toFixed(0) ?? '?'} tps, ${res.latencyMs ?? '?'} ms average latency; proxy CPU ${cpu.toFixed(2)} s${perTx}`);
+    const cpu = cpuDelta(cpuBefore, processCpuTimes(pid));
+    const perTx = (s: number): string => (res.processed ? `${((s * 1e6) / res.processed).toFixed(1)}` : '?');
+    progress(`pgbench: ${res.tps?.toFixed(0) ?? '?'} tps, ${res.latencyMs ?? '?'} ms average latency`);
+    progress(
+      `proxy CPU during the run: ${totalSeconds(cpu).toFixed(2)} s = user ${cpu.user.toFixed(2)} + system ${cpu.system.toFixed(2)}; ` +
+        `per transaction: ${perTx(totalSeconds(cpu))} µs = user ${perTx(cpu.user)} + system ${perTx(cpu.system)}`,
+    );
     if (res.errored) progress(`pgbench errors:\n${res.errors.join('\n')}`);
   } finally {
     await proxy?.stop();
@@ -81,6 +85,10 @@ async function main(): Promise<void> {
       `${report.totalSamples} samples over ${(report.durationMs / 1000).toFixed(1)} s (whole proxy lifetime, start-up included); ${busy.toFixed(1)}% not idle`,
       '',
       `Top ${top} functions by self time:`,
+      '',
+      'V8 samples the main thread on a wall clock: a native call such as writeBuffer (write(2) to a socket, which on',
+      'loopback runs the TCP stack and wakes the receiver) also collects the time the thread was descheduled inside it.',
+      "Compare with the user/system split above before blaming a syscall.",
       '',
       selfTimeTable(report, top),
       '',

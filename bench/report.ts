@@ -1,6 +1,7 @@
 // Turns the individual runs of `npm run bench` into the results: medians per (workload, target),
 // the comparison table with its pass/fail marks, the per-run log and the error excerpts.
 import type { PgbenchResult } from './pgbench.js';
+import { totalSeconds, type CpuTimes } from './proc-cpu.js';
 import type { TargetName } from './targets.js';
 import type { Workload } from './workloads.js';
 
@@ -9,8 +10,8 @@ export interface RunRecord {
   workload: Workload;
   target: TargetName;
   result: PgbenchResult;
-  /** CPU seconds the proxy process used during the run; null for direct. */
-  cpuSeconds: number | null;
+  /** CPU time the proxy process used during the run; null for direct. */
+  cpu: CpuTimes | null;
   /** 1-minute load average just before the run. */
   load1: number;
   /** What the proxy logged during the run, when it was not empty. */
@@ -42,8 +43,8 @@ export function median(values: number[]): number | null {
 
 /** CPU milliseconds per 1,000 transactions processed, or null. */
 export function cpuMsPer1kTx(r: RunRecord): number | null {
-  if (r.cpuSeconds === null || r.result.processed === null || r.result.processed === 0) return null;
-  return (r.cpuSeconds * 1000) / (r.result.processed / 1000);
+  if (r.cpu === null || r.result.processed === null || r.result.processed === 0) return null;
+  return (totalSeconds(r.cpu) * 1000) / (r.result.processed / 1000);
 }
 
 export function summarize(records: RunRecord[]): Summary {
@@ -143,7 +144,7 @@ export function resultsTable(rows: TableRow[]): string {
 /** Every run, in the order it ran. */
 export function runsTable(records: RunRecord[]): string {
   const lines = [
-    '| round | workload | clients | target | tps | avg latency ms | tx processed | failed tx | proxy CPU s | CPU ms/1k tx | load1 before | status |',
+    '| round | workload | clients | target | tps | avg latency ms | tx processed | failed tx | proxy CPU s user + sys | CPU ms/1k tx | load1 before | status |',
     '| ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const r of records) {
@@ -160,7 +161,7 @@ export function runsTable(records: RunRecord[]): string {
         res.latencyMs === null ? '–' : fixed(res.latencyMs, 3),
         res.processed ?? '–',
         res.failed ?? '–',
-        r.cpuSeconds === null ? 'n/a' : fixed(r.cpuSeconds, 2),
+        r.cpu === null ? 'n/a' : `${fixed(r.cpu.user, 2)} + ${fixed(r.cpu.system, 2)}`,
         cpu === null ? 'n/a' : fixed(cpu, 1),
         fixed(r.load1, 2),
         status,

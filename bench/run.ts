@@ -10,7 +10,7 @@ import { parseBenchOptions, type BenchOptions } from './options.js';
 import { initPgbench, pgbenchPath, runPgbench, type PgbenchResult } from './pgbench.js';
 import { BENCH_PG_SETTINGS, startBenchPostgres, type BenchPostgres } from './postgres.js';
 import { exitCleanlyOnSignals, sleep } from './processes.js';
-import { processCpuSeconds } from './proc-cpu.js';
+import { cpuDelta, processCpuTimes, type CpuTimes } from './proc-cpu.js';
 import {
   cpuMsPer1kTx,
   errorsSection,
@@ -54,13 +54,13 @@ async function prepareRun(pg: BenchPostgres, w: Workload): Promise<void> {
   for (const sql of ['VACUUM pgbench_branches', 'VACUUM pgbench_tellers', 'TRUNCATE pgbench_history']) await pg.primary.sql(sql, pg.database);
 }
 
-async function measure(target: Target, w: Workload, seconds: number): Promise<{ result: PgbenchResult; cpuSeconds: number | null; proxyLog: string }> {
+async function measure(target: Target, w: Workload, seconds: number): Promise<{ result: PgbenchResult; cpu: CpuTimes | null; proxyLog: string }> {
   const logOffset = await logSize(target);
-  const cpuBefore = target.pid === null ? null : processCpuSeconds(target.pid);
+  const cpuBefore = target.pid === null ? null : processCpuTimes(target.pid);
   const result = await runPgbench({ endpoint: target.endpoint, args: pgbenchArgs(w, seconds), timeoutMs: seconds * 1000 + 60_000 });
-  let cpuSeconds: number | null = null;
-  if (target.pid !== null && cpuBefore !== null && target.alive()) cpuSeconds = processCpuSeconds(target.pid) - cpuBefore;
-  return { result, cpuSeconds, proxyLog: await logSince(target, logOffset) };
+  let cpu: CpuTimes | null = null;
+  if (target.pid !== null && cpuBefore !== null && target.alive()) cpu = cpuDelta(cpuBefore, processCpuTimes(target.pid));
+  return { result, cpu, proxyLog: await logSince(target, logOffset) };
 }
 
 function describeRun(r: RunRecord): string {

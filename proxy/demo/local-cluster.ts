@@ -9,7 +9,7 @@
 // stopAllOnSignals()).
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -201,8 +201,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   let ownsDir: boolean;
   if (opts.dir !== undefined) {
     dir = resolve(opts.dir);
-    await mkdir(dir, { recursive: true, mode: 0o755 }); // missing parents must stay traversable
-    await chmod(dir, 0o700);
+    await mkdir(dir, { recursive: true, mode: 0o755 }); // created parents must stay traversable
     ownsDir = false;
   } else {
     dir = await mkdtemp(join(tmpdir(), 'pgshard-'));

@@ -32,11 +32,6 @@ export function havePostgres(): boolean {
   return true;
 }
 
-/** Skip reason for t.test(name, { skip }, ...) when PostgreSQL is missing, else false. */
-export function skipWithoutPostgres(): string | false {
-  return havePostgres() ? false : `PostgreSQL 15 not found in ${postgresBinDir} (see docs/testing.md)`;
-}
-
 /**
  * Starts a local cluster for test `t` and stops it (removing its temp dir) when `t` ends.
  * Also stops everything on SIGINT/SIGTERM/SIGHUP and tap's timeout signal (SIGALRM).

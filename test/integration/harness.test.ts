@@ -4,9 +4,8 @@ import { existsSync } from 'node:fs';
 import pg from 'pg';
 import t from 'tap';
 import { childPids, pidAlive, type PgNode } from '../../proxy/demo/postgres-node.js';
-import { skipWithoutPostgres, withCluster } from '../harness/cluster.js';
+import { withCluster } from '../harness/cluster.js';
 
-const skip = skipWithoutPostgres();
 
 function must<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`missing ${what}`);
@@ -23,7 +22,7 @@ function processesOf(node: PgNode): number[] {
   return pid === null ? [] : [pid, ...childPids(pid)];
 }
 
-void t.test('1 shard + 1 replica', { skip }, async (t) => {
+void t.test('1 shard + 1 replica', async (t) => {
   const started = Date.now();
   const cluster = await withCluster(t, {
     shards: 1,
@@ -100,7 +99,7 @@ void t.test('1 shard + 1 replica', { skip }, async (t) => {
   t.pass('stop() is idempotent');
 });
 
-void t.test('synchronous replication', { skip }, async (t) => {
+void t.test('synchronous replication', async (t) => {
   const cluster = await withCluster(t, { shards: 1, replicas: 1, users: [], databases: [], synchronous: true });
   const shard = must(cluster.shards[0], 'shard 0');
   t.equal((await one(shard.primary, 'SHOW synchronous_standby_names')).synchronous_standby_names, 'ANY 1 ("shard0-replica1")');

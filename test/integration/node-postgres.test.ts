@@ -10,7 +10,7 @@ import copyStreams from 'pg-copy-streams';
 import t from 'tap';
 import type { TeardownTarget } from '../harness/cluster.js';
 import { cancelRequest, RawClient } from '../helpers/raw-client.js';
-import { startProxyProcess } from '../helpers/proxy-process.js';
+import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 import { startProxyFixture, startProxyOn, sleep, type FixtureUser, type ProxyHandle } from '../helpers/proxy-fixture.js';
 
 type Tap = TeardownTarget;
@@ -21,7 +21,8 @@ const small = await startProxyOn(t, fx.cluster, { pool: { sizeMax: 2, acquireTim
 
 /** A connected pg.Client ended when `tt` ends. */
 async function connect(tt: Tap, via: Pick<ProxyHandle, 'clientConfig'> = fx, user: FixtureUser = 'app', extra: pg.ClientConfig = {}): Promise<pg.Client> {
-  const c = new pg.Client({ ...via.clientConfig(user), ...extra });
+  // query_timeout: a proxy that never answers fails the test quickly instead of hanging it.
+  const c = new pg.Client({ query_timeout: 15_000, ...via.clientConfig(user), ...extra });
   c.on('error', () => {
     // a server-side close surfaces on the pending query; do not crash the test process
   });
@@ -355,19 +356,19 @@ void t.test('binary results', async (t) => {
   t.equal(row.t, 'hello');
   t.equal(row.b, true);
   t.equal(String(row.big), '9000000000');
-  // Raw bytes: an identity type parser shows exactly what the server sent (pg's own binary parsers
-  // for float8 and bytea are wrong even straight against Postgres, so those are checked here).
+  // Raw bytes: an identity type parser shows what the server sent (pg turns binary values into UTF-8
+  // text and back, so only bytes below 0x80 survive that, even straight against Postgres).
   const raw = await c.query({
-    text: 'SELECT $1::int4 AS i, 258::int2 AS s, 1.5::float8 AS f, $2::bytea AS z',
-    values: [42, Buffer.from([7, 0, 255])],
+    text: 'SELECT $1::int4 AS i, 258::int2 AS s, 2.0::float8 AS f, $2::bytea AS z',
+    values: [42, Buffer.from([7, 0, 127])],
     binary: true,
     types: { getTypeParser: () => (v: unknown) => v },
   } as pg.QueryConfig);
   const rawRow = raw.rows[0] as { i: Buffer; s: Buffer; f: Buffer; z: Buffer };
   t.same([...rawRow.i], [0, 0, 0, 42], 'int4 in network byte order');
   t.same([...rawRow.s], [1, 2], 'int2 in network byte order');
-  t.equal(rawRow.f.readDoubleBE(0), 1.5, 'float8 in IEEE 754 big-endian');
-  t.same([...rawRow.z], [7, 0, 255], 'bytea as raw bytes');
+  t.same([...rawRow.f], [0x40, 0, 0, 0, 0, 0, 0, 0], 'float8 2.0 in IEEE 754 big-endian');
+  t.same([...rawRow.z], [7, 0, 127], 'bytea as raw bytes');
   t.same(raw.fields.map((f) => f.format), ['binary', 'binary', 'binary', 'binary']);
   // A named statement reused with binary results (pg's rowMode 'array' mis-decodes binary, even
   // straight against Postgres, so object rows here).
@@ -440,11 +441,13 @@ const keysOf = (c: pg.Client): BackendKeys => c as unknown as BackendKeys;
 
 /** Cancels `SELECT pg_sleep(4)` on c through pg's own cancel; resolves with the error code (or null) and the time taken. */
 async function sleepAndCancel(c: pg.Client, via: { clientConfig(): pg.ClientConfig }): Promise<{ code: string | null; ms: number }> {
-  const q = new pg.Query('SELECT pg_sleep(4)');
-  const done = new Promise<{ code?: string } | null>((resolve) => {
-    q.on('error', (err) => resolve(err as { code?: string }));
-    q.on('end', () => resolve(null));
+  let finish: (code: string | null) => void = () => undefined;
+  const done = new Promise<string | null>((resolve) => {
+    finish = resolve;
   });
+  // The callback form: pg calls it for the result, a server error and a lost connection alike.
+  const q = new pg.Query('SELECT pg_sleep(4)', (err) => finish(err === undefined ? null : ((err as { code?: string }).code ?? err.message)));
+  const safety = setTimeout(() => finish('no answer within 8 s'), 8000);
   const started = Date.now();
   void c.query(q);
   await sleep(300);
@@ -453,55 +456,75 @@ async function sleepAndCancel(c: pg.Client, via: { clientConfig(): pg.ClientConf
   // pg's cancel() uses the canceller's Connection directly; a reset on it must not crash the test.
   (canceller as unknown as { connection: NodeJS.EventEmitter }).connection.on('error', () => undefined);
   (canceller as unknown as { cancel(client: pg.Client, query: pg.Query): void }).cancel(c, q);
-  const err = await done;
-  return { code: err?.code ?? null, ms: Date.now() - started };
+  const code = await done;
+  clearTimeout(safety);
+  return { code, ms: Date.now() - started };
 }
 
-void t.test('cancel a running query', async (t) => {
-  // The proxy runs in its own process here: if a cancel crashes it, this test fails and the rest of
-  // the file still runs.
-  const px = await startProxyProcess(t, fx.cluster);
-  // Secret keys (the proxy's to its clients, and each Postgres backend's to the proxy) are random
-  // 32-bit values; pg reads them as signed Int32. Use clients of both signs, and 8 queries at once
-  // so that they run on 8 different server connections (with keys of both signs too, unless we are
-  // very unlucky: 1 in 256).
-  const clients: pg.Client[] = [];
-  const count = { neg: 0, pos: 0 };
-  for (let i = 0; i < 60 && clients.length < 8; i++) {
-    const c = await connect(t, px);
-    const sign = keysOf(c).secretKey < 0 ? 'neg' : 'pos';
-    if (count[sign] < 4) {
-      count[sign]++;
-      clients.push(c);
-    } else {
-      await c.end();
-    }
+/** Connects clients through `via` until `n` of them have a secret key of the wanted sign (pg reads it as a signed Int32). */
+async function clientsWithKeySign(t: Tap, via: Pick<ProxyHandle, 'clientConfig'>, negative: boolean, n: number): Promise<pg.Client[]> {
+  const out: pg.Client[] = [];
+  for (let i = 0; i < 20 * n && out.length < n; i++) {
+    const c = await connect(t, via);
+    if (keysOf(c).secretKey < 0 === negative) out.push(c);
+    else await c.end();
   }
-  t.same(count, { neg: 4, pos: 4 }, 'four clients with a negative and four with a positive secret key');
+  if (out.length < n) throw new Error(`could not get ${n} clients with a ${negative ? 'negative' : 'positive'} secret key`);
+  return out;
+}
+
+/** True when the proxy process is still running 500 ms from now (a crash takes a moment to be seen). */
+async function stillAlive(px: ProxyProcess): Promise<boolean> {
+  await Promise.race([px.exited, sleep(500)]);
+  return px.alive();
+}
+
+// The proxy runs in its own process in the cancel tests: if a cancel crashes it, the test fails
+// and the rest of this file still runs.
+void t.test('cancel running queries on 8 server connections at once', async (t) => {
+  const px = await startProxyProcess(t, fx.cluster);
+  // 8 queries at once run on 8 different server connections, whose Postgres secret keys are random:
+  // some (all but 1 time in 256) have the top bit set.
+  const clients = await clientsWithKeySign(t, px, false, 8);
   const results = await Promise.all(clients.map((c) => sleepAndCancel(c, px)));
   results.forEach(({ code, ms }, i) => {
-    const what = `client ${i} (secret key ${keysOf(clients[i]!).secretKey})`;
-    t.equal(code, '57014', `pg_sleep canceled with 57014: ${what}`);
-    t.ok(ms < 3500, `canceled after ${ms} ms, not after 4 s: ${what}`);
+    t.equal(code, '57014', `client ${i}: pg_sleep canceled with 57014`);
+    t.ok(ms < 3500, `client ${i}: canceled after ${ms} ms, not after 4 s`);
   });
-  t.ok(px.alive(), `the proxy process survived the cancels${px.alive() ? '' : `; it died with:\n${px.stderr()}`}`);
+  const alive = await stillAlive(px);
+  t.ok(alive, `the proxy process survived the cancels${alive ? '' : `; it died with:\n${px.stderr()}`}`);
   for (const c of clients) t.same(await one(c, 'SELECT 5 AS five'), { five: 5 }, 'the client keeps working');
-  const c = clients[0]!;
+});
 
-  // A CancelRequest for a client that is idle does nothing to it (nor to the next query), and one
+void t.test('cancel: client secret keys with the top bit set, stray and wrong-key cancels', async (t) => {
+  const px = await startProxyProcess(t, fx.cluster);
+  // The proxy's BackendKeyData secret is a random 32-bit value: about half of the clients get one
+  // with the top bit set (negative as pg reads it). Their cancels must work too.
+  const negatives = await clientsWithKeySign(t, px, true, 3);
+  const results = await Promise.all(negatives.map((c) => sleepAndCancel(c, px)));
+  results.forEach(({ code, ms }, i) => {
+    const what = `client with secret key ${keysOf(negatives[i]!).secretKey}`;
+    t.equal(code, '57014', `${what}: pg_sleep canceled with 57014`);
+    t.ok(ms < 3500, `${what}: canceled after ${ms} ms, not after 4 s`);
+  });
+
+  // A CancelRequest for a client that is idle does nothing to it (nor to its next query), and one
   // with a wrong secret key does not cancel a running query.
-  const keys = keysOf(c);
+  const [c] = await clientsWithKeySign(t, px, false, 1);
+  const keys = keysOf(c!);
   const stray = await RawClient.connect(px.port);
   stray.write(cancelRequest(keys.processID, keys.secretKey));
   t.ok(await stray.waitClosed(2000), 'the proxy closes a cancel connection');
   await sleep(200);
-  t.same(await one(c, 'SELECT pg_sleep(0.2)::text AS s'), { s: '' }, 'a stray cancel does not hit the next query');
-  const slow = c.query('SELECT pg_sleep(0.8)::text AS s');
+  t.same(await one(c!, 'SELECT pg_sleep(0.2)::text AS s'), { s: '' }, 'a stray cancel does not hit the next query');
+  const slow = c!.query('SELECT pg_sleep(0.8)::text AS s');
   await sleep(200);
   const wrongKey = await RawClient.connect(px.port);
   wrongKey.write(cancelRequest(keys.processID, (keys.secretKey ^ 0x5a5a5a5a) | 0));
   await wrongKey.waitClosed(2000);
   t.same((await slow).rows, [{ s: '' }], 'a cancel with the wrong key is ignored');
+  const alive = await stillAlive(px);
+  t.ok(alive, `the proxy process is still running${alive ? '' : `; it died with:\n${px.stderr()}`}`);
 });
 
 void t.test('LISTEN / NOTIFY', async (t) => {
@@ -562,6 +585,33 @@ void t.test('DISCARD ALL / DEALLOCATE ALL, then prepare again', async (t) => {
   await c.query('DISCARD ALL');
   await c.query('DEALLOCATE ALL');
   for (let i = 0; i < 4; i++) t.same((await other.query({ name: 'keep', text: 'SELECT $1::int AS v', values: [i] })).rows, [{ v: i }], "other client's statement still works");
+});
+
+void t.test('DEALLOCATE inside a transaction block, then prepare again', async (t) => {
+  // Inside a transaction the statement reaches Postgres, which drops the statements of the server
+  // connection; the proxy must re-prepare other clients' statements there.
+  const c = await connect(t, small);
+  const other = await connect(t, small);
+  const forget = (): void => {
+    (c as unknown as { connection: { parsedStatements: Record<string, string> } }).connection.parsedStatements = {};
+  };
+  t.same((await c.query({ name: 'tq1', text: 'SELECT $1::int AS v', values: [1] })).rows, [{ v: 1 }]);
+  t.same((await other.query({ name: 'tkeep', text: 'SELECT $1::int * 10 AS v', values: [1] })).rows, [{ v: 10 }]);
+  await c.query('BEGIN');
+  t.same((await c.query({ name: 'tq1', text: 'SELECT $1::int AS v', values: [2] })).rows, [{ v: 2 }], 'usable inside the transaction');
+  const dealloc = await c.query('DEALLOCATE ALL');
+  t.equal(dealloc.command, 'DEALLOCATE', 'Postgres answered (pg keeps only the first word of the tag)');
+  await c.query('COMMIT');
+  await t.rejects(c.query({ name: 'tq1', text: 'SELECT $1::int AS v', values: [3] }), { code: '26000' }, 'tq1 is gone');
+  forget();
+  t.same((await c.query({ name: 'tq1', text: 'SELECT $1::int + 1 AS v', values: [3] })).rows, [{ v: 4 }], 're-prepared with new SQL');
+  for (let i = 0; i < 4; i++) {
+    t.same((await other.query({ name: 'tkeep', text: 'SELECT $1::int * 10 AS v', values: [i] })).rows, [{ v: i * 10 }], "the other client's statement still works");
+  }
+  await c.query('BEGIN');
+  await c.query('DEALLOCATE tq1');
+  await c.query('COMMIT');
+  await t.rejects(c.query({ name: 'tq1', text: 'SELECT $1::int + 1 AS v', values: [3] }), { code: '26000' }, 'tq1 gone after DEALLOCATE tq1');
 });
 
 void t.test('multi-statement simple query', async (t) => {
