@@ -118,10 +118,13 @@ export function selfTimes(profile: CpuProfile, root: string): SelfTimeReport {
   return { totalSamples: total, busySamples: total - idle, durationMs, entries };
 }
 
-/** The top `n` entries as a markdown table (% of all samples and % of non-idle samples). */
-export function selfTimeTable(report: SelfTimeReport, n: number): string {
+/** Entries of JavaScript functions: neither native calls nor VM pseudo-entries like '(program)'. */
+export const isJavaScript = (e: SelfTimeEntry): boolean => e.location !== '' && e.location !== '(native)';
+
+/** The top `n` entries (optionally filtered) as a markdown table (% of all samples and % of non-idle samples). */
+export function selfTimeTable(report: SelfTimeReport, n: number, filter: (e: SelfTimeEntry) => boolean = () => true): string {
   const lines = ['| # | self ms | % all | % busy | function | location |', '| ---: | ---: | ---: | ---: | --- | --- |'];
-  report.entries.slice(0, n).forEach((e, i) => {
+  report.entries.filter(filter).slice(0, n).forEach((e, i) => {
     const busy = e.functionName === '(idle)' || report.busySamples === 0 ? '–' : ((100 * e.samples) / report.busySamples).toFixed(1);
     lines.push(`| ${i + 1} | ${e.ms.toFixed(0)} | ${e.percent.toFixed(1)} | ${busy} | \`${e.functionName}\` | ${e.location} |`);
   });

@@ -4,7 +4,7 @@
 // the most self time, source-mapped to the TypeScript files.
 //   --workload <id>      a workload id from workloads.ts (default select-extended-64)
 //   --seconds <n>        pgbench duration (default 20)
-//   --top <n>            rows to print (default 25)
+//   --top <n>            rows per table (default 25): all functions, then JavaScript functions only
 //   --scale <n>          pgbench -i scale factor (default 10)
 //   --profile-dir <dir>  where the .cpuprofile goes (default: a new temp dir; it is kept)
 //   --skip-build         use dist/ as it is
@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readCpuProfile, selfTimes, selfTimeTable } from './cpuprofile.js';
+import { isJavaScript, readCpuProfile, selfTimes, selfTimeTable } from './cpuprofile.js';
 import { positiveInt } from './options.js';
 import { initPgbench, runPgbench } from './pgbench.js';
 import { startBenchPostgres } from './postgres.js';
@@ -91,6 +91,10 @@ async function main(): Promise<void> {
       "Compare with the user/system split above before blaming a syscall.",
       '',
       selfTimeTable(report, top),
+      '',
+      `Top ${top} JavaScript functions (native calls and VM entries left out):`,
+      '',
+      selfTimeTable(report, top, isJavaScript),
       '',
     ].join('\n'),
   );

@@ -57,14 +57,14 @@ export class ProxyServer implements ClientRegistry {
       clients: () => [...this.clients.values()].map(clientView),
     };
     // A getter keeps TLS reloadable without sessions holding a stale context.
-    const self = this;
+    const currentTls = (): tls.SecureContext | null => this.secureContext;
     this.ctx = {
       config: () => this.config,
       log: options.log,
       statements,
       classifier,
       get tls() {
-        return self.secureContext;
+        return currentTls();
       },
       poolFor: (db, user) => this.poolFor(db, user),
       cancelBackend: (conn) => this.cancelBackend(conn),
@@ -73,7 +73,8 @@ export class ProxyServer implements ClientRegistry {
       startedAt: Date.now(),
       version: PGSHARD_VERSION,
     };
-    this.server = net.createServer((socket) => this.accept(socket));
+    // pauseOnConnect: a client connection starts reading only once its session decides how to read.
+    this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => options.log.error({ err }, 'listener error'));
   }
 

@@ -30,7 +30,9 @@ export function resetAndRelease(conn: ServerConnection, pool: NodePool, queries:
       if (type === 0x45 /* E */) failed = true;
       else if (type === 0x5a /* Z */ && --remaining === 0) finish(!failed);
     },
-    onBackendChunkEnd() {},
+    onBackendChunkEnd() {
+      return false;
+    },
     onBackendClosed() {
       finish(false);
     },

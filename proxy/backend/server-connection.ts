@@ -3,8 +3,9 @@
 // its BackendKeyData, which prepared statements it holds, and handing every frame after login to the
 // listener that currently holds it. It does not decide what a frame means for a client.
 
-import net from 'node:net';
+import type net from 'node:net';
 import { serialize } from 'pg-protocol';
+import { connectWithUserBuffer } from '../net/user-buffer-socket.js';
 import { ProxyError } from '../errors.js';
 import { FrameReader, type FrameHandler } from '../protocol/frame-reader.js';
 import {
@@ -24,8 +25,11 @@ export type TxStatus = 'I' | 'T' | 'E';
 /** Who receives a server connection's frames while it is lent out. */
 export interface BackendListener {
   onBackendFrame(type: number, buf: Buffer, start: number, end: number): void;
-  /** Called after each chunk from the socket has been framed: the moment to flush coalesced writes. */
-  onBackendChunkEnd(): void;
+  /**
+   * Called after each chunk from the socket has been framed: the moment to flush coalesced writes.
+   * Returns true when bytes of the chunk stay referenced (e.g. queued behind a slow client).
+   */
+  onBackendChunkEnd(): boolean;
   onBackendClosed(conn: ServerConnection, err: ProxyError): void;
   onBackendDrain(): void;
 }
@@ -41,6 +45,9 @@ export interface ServerLogin {
 }
 
 let nextConnectionId = 1;
+
+/** Read buffer per server connection: large enough that a stream of rows arrives in few reads. */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 export class ServerConnection implements FrameHandler {
   readonly id = nextConnectionId++;
@@ -66,14 +73,14 @@ export class ServerConnection implements FrameHandler {
   private loginDone: ((err: ProxyError | null) => void) | null = null;
   private scram: ScramClient | null = null;
 
-  private constructor(
-    readonly login: ServerLogin,
-    readonly socket: net.Socket,
-  ) {
+  readonly socket: net.Socket;
+
+  private constructor(readonly login: ServerLogin) {
     this.reader = new FrameReader(login.frameBytesMax);
+    const socket = connectWithUserBuffer(login.node.host, login.node.port, READ_BUFFER_BYTES, (chunk) => this.onData(chunk));
+    this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.listener?.onBackendDrain());
     socket.on('error', () => {
       /* 'close' follows and reports it */
@@ -88,8 +95,8 @@ export class ServerConnection implements FrameHandler {
   /** Opens and logs in; rejects with 08006 (node unreachable or login refused). */
   static connect(login: ServerLogin): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: login.node.host, port: login.node.port });
-      const conn = new ServerConnection(login, socket);
+      const conn = new ServerConnection(login);
+      const socket = conn.socket;
       const timer = setTimeout(() => {
         conn.finishLogin(ProxyError.backendUnavailable(conn.label, `timed out after ${login.connectTimeoutMs} ms`));
       }, login.connectTimeoutMs);
@@ -157,16 +164,17 @@ export class ServerConnection implements FrameHandler {
     }
   }
 
-  private onData(chunk: Buffer): void {
+  /** Returns true when the chunk's bytes stay referenced (the socket then reads into a new buffer). */
+  private onData(chunk: Buffer): boolean {
     try {
       this.reader.push(chunk, this);
     } catch (err) {
       this.broken = true;
       this.finishLogin(err instanceof ProxyError ? err : ProxyError.backendLost(this.label));
       this.socket.destroy();
-      return;
+      return true;
     }
-    this.listener?.onBackendChunkEnd();
+    return this.listener?.onBackendChunkEnd() ?? false;
   }
 
   private onClose(): void {

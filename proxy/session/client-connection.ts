@@ -31,6 +31,7 @@ import {
 } from '../protocol/server-messages.js';
 import { parseScramVerifier, scramSecretFromPassword, ScramServer, verifyMd5Response, type ScramSecret } from './auth/index.js';
 import { QueryRelay } from './query-relay.js';
+import { adoptWithUserBuffer } from '../net/user-buffer-socket.js';
 import { AdminSession } from '../admin/admin-session.js';
 import type { ClientInfo, ProxyContext } from '../context.js';
 import { ADMIN_DATABASE, type UserConfig } from '../../topology/config/config-types.js';
@@ -49,6 +50,9 @@ type AuthStep =
   | { kind: 'sasl-final'; server: ScramServer };
 
 let nextClientId = 1;
+
+/** Client messages are small except COPY data, which simply takes more reads. */
+const READ_BUFFER_BYTES = 16 * 1024;
 /** Derived SCRAM secrets per configured user (PBKDF2 is deliberately slow; do it once). */
 const scramSecrets = new WeakMap<UserConfig, ScramSecret>();
 /**
@@ -87,16 +91,22 @@ export class ClientConnection implements FrameHandler {
   private startupParams = new Map<string, string>();
   private authTimer: NodeJS.Timeout | null;
 
+  /** `accepted` comes from a server created with pauseOnConnect. */
   constructor(
-    socket: net.Socket,
+    accepted: net.Socket,
     private readonly ctx: ProxyContext,
     private readonly registry: ClientRegistry,
   ) {
     this.processId = this.id & 0x7fffffff;
-    this.socket = socket;
     this.reader = new FrameReader(ctx.config().limits.frameBytesMax, true);
+    // Without TLS the socket reads into its own buffer (the fast path); a TLS upgrade needs the
+    // ordinary stream socket, so with TLS configured reads go through 'data' events.
+    const socket =
+      ctx.tls === null ? adoptWithUserBuffer(accepted, READ_BUFFER_BYTES, (chunk) => this.onData(chunk)) : accepted;
+    this.socket = socket;
     socket.setNoDelay(true);
-    this.attachSocket(socket);
+    this.attachSocket(socket, socket === accepted);
+    if (socket === accepted) socket.resume();
     this.authTimer = setTimeout(
       () => this.fatal(new ProxyError(SqlState.queryCanceled, 'canceling authentication due to timeout', 'FATAL')),
       ctx.config().limits.authTimeoutMs,
@@ -108,8 +118,8 @@ export class ClientConnection implements FrameHandler {
     return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
   }
 
-  private attachSocket(socket: net.Socket): void {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  private attachSocket(socket: net.Socket, streamReads: boolean): void {
+    if (streamReads) socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.relay?.onClientDrain());
     socket.on('error', () => {
       /* 'close' follows */
@@ -117,12 +127,14 @@ export class ClientConnection implements FrameHandler {
     socket.on('close', () => this.onClose());
   }
 
-  private onData(chunk: Buffer): void {
+  /** Returns true when bytes of the chunk stay referenced after the call. */
+  private onData(chunk: Buffer): boolean {
     try {
       this.reader.push(chunk, this);
-      this.relay?.onClientChunkEnd();
+      return this.relay?.onClientChunkEnd() ?? false;
     } catch (err) {
       this.fail(err);
+      return true;
     }
   }
 
@@ -192,7 +204,7 @@ export class ClientConnection implements FrameHandler {
     const secure = new tls.TLSSocket(raw, { isServer: true, secureContext });
     this.tlsActive = true;
     this.socket = secure;
-    this.attachSocket(secure);
+    this.attachSocket(secure, true);
   }
 
   private onStartup(protocolMinor: number, params: Map<string, string>): void {

@@ -7,7 +7,7 @@
 // Message flow reference: https://www.postgresql.org/docs/15/protocol-flow.html
 
 import type { Socket } from 'node:net';
-import { asProxyError, errorResponseFrame, ProxyError, SqlState } from '../errors.js';
+import { asProxyError, errorResponseFrame, ProxyError } from '../errors.js';
 import { assertNever } from '../../planner/assert-never.js';
 import type { SessionEffect } from '../../planner/session-effects.js';
 import type { BackendListener, ServerConnection } from '../backend/server-connection.js';
@@ -16,9 +16,8 @@ import type { StatementDef } from '../backend/statement-registry.js';
 import { resetAndRelease } from '../backend/connection-reset.js';
 import { decodeBindNames, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery } from '../protocol/client-messages.js';
 import { decodeCommandTag, decodeErrorFields } from '../protocol/backend-messages.js';
-import { buildClose, buildParse, buildQuery, renameBindStatement, renameDescribeOrClose } from '../protocol/rewrite.js';
+import { buildClose, buildQuery, renameBindStatement, renameDescribeOrClose } from '../protocol/rewrite.js';
 import {
-  BIND_COMPLETE,
   CLOSE_COMPLETE,
   commandComplete,
   PARSE_COMPLETE,
@@ -227,11 +226,17 @@ export class QueryRelay implements BackendListener {
     }
   }
 
-  /** End of one chunk from the client: send what it made ready in one write. */
-  onClientChunkEnd(): void {
-    if (this.closed) return;
+  /**
+   * End of one chunk from the client: send what it made ready in one write, and answers the proxy made
+   * itself. Returns true when bytes of the chunk stay referenced (waiting in the inbox, or queued
+   * behind a server that is not reading).
+   */
+  onClientChunkEnd(): boolean {
+    if (this.closed) return false;
     this.pump();
     this.flushServer();
+    this.flushClient();
+    return this.inHead < this.inCount || (this.backend !== null && this.backend.writableLength > 0);
   }
 
   private enqueue(type: number, buf: Buffer, start: number, end: number, boundary: boolean): void {
@@ -869,8 +874,9 @@ export class QueryRelay implements BackendListener {
     }
   }
 
-  onBackendChunkEnd(): void {
+  onBackendChunkEnd(): boolean {
     this.flushClient();
+    return this.host.socket.writableLength > 0;
   }
 
   private flushClient(): void {

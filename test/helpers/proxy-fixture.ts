@@ -34,6 +34,8 @@ export interface ProxyOptions {
   primary?: { host: string; port: number };
   /** Collect the proxy's log lines (pino JSON) instead of dropping them. */
   captureLogs?: boolean;
+  /** listen.tls: PEM certificate and key files (absolute paths). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface ClusterOptions {
@@ -72,7 +74,7 @@ export function rawConfigFor(cluster: LocalCluster, opts: ProxyOptions = {}): Re
   if (shard === undefined) throw new Error('cluster has no shard');
   const primary = opts.primary ?? { host: shard.primary.host, port: shard.primary.port };
   return {
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: { host: '127.0.0.1', port: 0, tls: opts.tls ?? null },
     users: userEntries(),
     databases: [
       {
@@ -128,15 +130,20 @@ export async function startProxyOn(t: TeardownTarget, cluster: LocalCluster, opt
   };
 }
 
-/** Starts a 1-shard cluster with the fixture's users and database, then a proxy in front of it. */
-export async function startProxyFixture(t: TeardownTarget, opts: ProxyOptions & ClusterOptions = {}): Promise<ProxyFixture> {
-  const cluster = await withCluster(t, {
+/** A 1-shard cluster with the fixture's users (same passwords) and the database `appdb`, stopped when `t` ends. */
+export function startTestCluster(t: TeardownTarget, opts: ClusterOptions = {}): Promise<LocalCluster> {
+  return withCluster(t, {
     shards: 1,
     replicas: opts.replicas ?? 0,
     users: Object.entries(USERS).map(([name, u]) => ({ name, password: u.password })),
     databases: [DATABASE],
     settings: opts.settings,
   });
+}
+
+/** Starts a 1-shard cluster with the fixture's users and database, then a proxy in front of it. */
+export async function startProxyFixture(t: TeardownTarget, opts: ProxyOptions & ClusterOptions = {}): Promise<ProxyFixture> {
+  const cluster = await startTestCluster(t, opts);
   const primary = cluster.shards[0]!.primary;
   const handle = await startProxyOn(t, cluster, opts);
   return {

@@ -74,6 +74,14 @@ export function describe(target: 'S' | 'P', name: string): Buffer {
   return frame('D', Buffer.concat([Buffer.from(target, 'latin1'), cstr(name)]));
 }
 
+export function closeStatement(name: string): Buffer {
+  return frame('C', Buffer.concat([Buffer.from('S', 'latin1'), cstr(name)]));
+}
+
+export function closePortal(name: string): Buffer {
+  return frame('C', Buffer.concat([Buffer.from('P', 'latin1'), cstr(name)]));
+}
+
 export function execute(portal = '', maxRows = 0): Buffer {
   return frame('E', Buffer.concat([cstr(portal), int32(maxRows)]));
 }
@@ -143,11 +151,13 @@ export class RawClient {
   private ended = false;
   readonly closed: Promise<void>;
 
+  private readonly onData = (chunk: Buffer): void => {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.wake();
+  };
+
   private constructor(readonly socket: net.Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-      this.wake();
-    });
+    socket.on('data', this.onData);
     socket.on('error', () => {
       /* 'close' follows */
     });
@@ -332,6 +342,24 @@ export class RawClient {
   async simpleQuery(sql: string, timeoutMs = 10_000): Promise<Message[]> {
     this.write(query(sql));
     return this.readUntil('Z', timeoutMs);
+  }
+
+  /**
+   * Stops reading for the caller, who takes over the socket's 'data' events (e.g. to read a huge
+   * result as a stream); returns the bytes already received and not consumed.
+   */
+  takeOverReading(): Buffer {
+    this.socket.off('data', this.onData);
+    const rest = this.buf;
+    this.buf = Buffer.alloc(0);
+    return rest;
+  }
+
+  /** Gives reading back to the client, with `rest` as the bytes received meanwhile and not consumed. */
+  resumeReading(rest: Buffer = Buffer.alloc(0)): void {
+    this.buf = rest;
+    this.socket.on('data', this.onData);
+    this.socket.resume();
   }
 
   /** Closes our side (Terminate, then end) and waits for the close. */

@@ -555,7 +555,7 @@ void t.test('LISTEN / NOTIFY', async (t) => {
 });
 
 void t.test('DISCARD ALL / DEALLOCATE ALL, then prepare again', async (t) => {
-  const c = await connect(t, small);
+  const c = await connect(t, small, 'app', { query_timeout: 5000 });
   // pg remembers which names it parsed on this connection; after a DEALLOCATE it must be told to forget.
   const forget = (): void => {
     (c as unknown as { connection: { parsedStatements: Record<string, string> } }).connection.parsedStatements = {};

@@ -238,6 +238,7 @@ void t.test('query.cancel()', async (t) => {
         (err: { code?: string; message?: string }) => err.code ?? err.message ?? 'error',
       );
       await sleep(300);
+      // cancel() sends the CancelRequest on a connection of its own and returns nothing to await.
       void q.cancel();
       const code = await within(8000, settled, 'canceled query');
       return { code, ms: Date.now() - started };

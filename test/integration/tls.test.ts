@@ -32,7 +32,7 @@ const proxy = new ProxyServer(config, { log: silentLogger() });
 const { port } = await proxy.start();
 t.teardown(() => proxy.stop());
 
-t.test('node-postgres over TLS', async (t) => {
+void t.test('node-postgres over TLS', async (t) => {
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'tlsuser', password: 'tls-pass', database: 'tlsdb', ssl: { rejectUnauthorized: false } });
   await client.connect();
   const r = await client.query('select $1::int + 1 as v, current_user as u', [41]);
@@ -43,7 +43,7 @@ t.test('node-postgres over TLS', async (t) => {
   await client.end();
 });
 
-t.test('psql with sslmode=require, and the admin view reports tls', async (t) => {
+void t.test('psql with sslmode=require, and the admin view reports tls', async (t) => {
   const { stdout } = await run('psql', ['-Atc', 'select 7*6', `postgresql://tlsuser:tls-pass@127.0.0.1:${port}/tlsdb?sslmode=require`]);
   t.equal(stdout.trim(), '42');
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'tlsuser', password: 'tls-pass', database: 'tlsdb', ssl: { rejectUnauthorized: false } });
@@ -53,7 +53,7 @@ t.test('psql with sslmode=require, and the admin view reports tls', async (t) =>
   await client.end();
 });
 
-t.test('a client that does not ask for TLS still gets in when TLS is optional', async (t) => {
+void t.test('a client that does not ask for TLS still gets in when TLS is optional', async (t) => {
   const { stdout } = await run('psql', ['-Atc', 'select 1', `postgresql://tlsuser:tls-pass@127.0.0.1:${port}/tlsdb?sslmode=disable`]);
   t.equal(stdout.trim(), '1');
 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { loadConfigFile } from '../../topology/config/load-config.js';
 
-t.test('docker/pgshard.yaml is valid and matches compose.yaml', async (t) => {
+void t.test('docker/pgshard.yaml is valid and matches compose.yaml', async (t) => {
   const config = loadConfigFile(new URL('../../docker/pgshard.yaml', import.meta.url).pathname);
   const compose = parse(readFileSync(new URL('../../docker/compose.yaml', import.meta.url), 'utf8')) as {
     services: Record<string, unknown>;

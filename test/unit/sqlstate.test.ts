@@ -8,7 +8,7 @@ import { decodeErrorFields } from '../../proxy/protocol/backend-messages.js';
 const doc = readFileSync(new URL('../../docs/sqlstate.md', import.meta.url), 'utf8');
 const documented = [...doc.matchAll(/^\| `([0-9A-Z]{5})` \|/gm)].map((m) => m[1]!);
 
-t.test('every proxy SQLSTATE is valid, unique and documented once', async (t) => {
+void t.test('every proxy SQLSTATE is valid, unique and documented once', async (t) => {
   const codes = Object.values(SqlState);
   t.equal(new Set(codes).size, codes.length, 'no two names share a code');
   for (const code of codes) {
@@ -19,7 +19,7 @@ t.test('every proxy SQLSTATE is valid, unique and documented once', async (t) =>
   t.equal(documented.length, codes.length, 'the doc lists no code the proxy does not have');
 });
 
-t.test('no ProxyError is built with a code outside the table', async (t) => {
+void t.test('no ProxyError is built with a code outside the table', async (t) => {
   const known = new Set<string>(Object.values(SqlState));
   const samples = [
     ProxyError.protocolViolation('x'), ProxyError.passwordFailed('u', 'md5'), ProxyError.noSuchUser('u'),
@@ -32,7 +32,7 @@ t.test('no ProxyError is built with a code outside the table', async (t) => {
   for (const e of samples) t.ok(known.has(e.sqlstate), `${e.sqlstate} (${e.message}) is documented`);
 });
 
-t.test('ErrorResponse frames carry severity, code, message, detail and hint', async (t) => {
+void t.test('ErrorResponse frames carry severity, code, message, detail and hint', async (t) => {
   const err = new ProxyError(SqlState.tooManyConnections, 'no room', 'ERROR', { detail: 'd', hint: 'h' });
   const frame = errorResponseFrame(err);
   t.equal(frame[0], 0x45);

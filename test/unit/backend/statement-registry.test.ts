@@ -2,7 +2,7 @@ import t from 'tap';
 import { StatementRegistry, PROXY_STATEMENT_PREFIX } from '../../../proxy/backend/statement-registry.js';
 import { decodeParse } from '../../../proxy/protocol/client-messages.js';
 
-t.test('a client name is kept on the server unless another client uses it for other SQL', async (t) => {
+void t.test('a client name is kept on the server unless another client uses it for other SQL', async (t) => {
   const r = new StatementRegistry();
   const a = r.acquire('s1', 'select 1', []);
   t.equal(a.name, 's1');
@@ -20,7 +20,7 @@ t.test('a client name is kept on the server unless another client uses it for ot
   t.strictSame(parsed, { name: c.name, query: 'select 2', paramTypes: [] }, 'the Parse frame carries the server name');
 });
 
-t.test('client names with the proxy prefix are always renamed', async (t) => {
+void t.test('client names with the proxy prefix are always renamed', async (t) => {
   const r = new StatementRegistry();
   const a = r.acquire(`${PROXY_STATEMENT_PREFIX}1`, 'select 1', []);
   const b = r.acquire(`${PROXY_STATEMENT_PREFIX}1`, 'select 9', []);
@@ -28,7 +28,7 @@ t.test('client names with the proxy prefix are always renamed', async (t) => {
   t.not(a.name, b.name);
 });
 
-t.test('released definitions are forgotten; a reused name gets a new definition', async (t) => {
+void t.test('released definitions are forgotten; a reused name gets a new definition', async (t) => {
   const r = new StatementRegistry();
   const a = r.acquire('s', 'select 1', []);
   r.release(a);

@@ -7,7 +7,7 @@ await initSqlParser();
 const classifier = new SessionEffectClassifier(100);
 const kinds = (sql: string): string[] => classifier.classify(sql).map((e) => (e.kind === 'pin' ? `pin:${e.reason}` : e.kind));
 
-t.test('first keyword skips whitespace and comments', async (t) => {
+void t.test('first keyword skips whitespace and comments', async (t) => {
   t.equal(firstKeyword('  select 1'), 'SELECT');
   t.equal(firstKeyword('-- c\n /* x */ Set a = 1'), 'SET');
   t.equal(firstKeyword('/* unterminated'), null);
@@ -15,7 +15,7 @@ t.test('first keyword skips whitespace and comments', async (t) => {
   t.equal(firstKeyword('(select 1)'), null);
 });
 
-t.test('session-level SET/RESET are effects; LOCAL and SET TRANSACTION are not', async (t) => {
+void t.test('session-level SET/RESET are effects; LOCAL and SET TRANSACTION are not', async (t) => {
   t.strictSame(classifier.classify('SET search_path = a, b'), [{ kind: 'set', name: 'search_path', statement: 'SET search_path = a, b' }]);
   t.strictSame(kinds('set time zone \'UTC\''), ['set']);
   t.strictSame(classifier.classify('SET TIME ZONE \'UTC\'')[0], { kind: 'set', name: 'timezone', statement: "SET TIME ZONE 'UTC'" });
@@ -27,7 +27,7 @@ t.test('session-level SET/RESET are effects; LOCAL and SET TRANSACTION are not',
   t.strictSame(kinds('SET work_mem TO DEFAULT'), ['set']);
 });
 
-t.test('statements that cannot move between connections pin', async (t) => {
+void t.test('statements that cannot move between connections pin', async (t) => {
   t.strictSame(kinds('LISTEN chan'), ['pin:LISTEN']);
   t.strictSame(kinds('SET ROLE other'), ['pin:SET role']);
   t.strictSame(kinds('SET SESSION AUTHORIZATION DEFAULT'), ['pin:SET session_authorization']);
@@ -41,14 +41,14 @@ t.test('statements that cannot move between connections pin', async (t) => {
   t.strictSame(kinds("LOAD 'auto_explain'"), ['pin:LOAD']);
 });
 
-t.test('DISCARD ALL and DEALLOCATE', async (t) => {
+void t.test('DISCARD ALL and DEALLOCATE', async (t) => {
   t.strictSame(classifier.classify('DISCARD ALL'), [{ kind: 'discard-all' }]);
   t.strictSame(kinds('DISCARD PLANS'), ['none']);
   t.strictSame(classifier.classify('DEALLOCATE ALL'), [{ kind: 'deallocate', name: null }]);
   t.strictSame(classifier.classify('deallocate prepare s1'), [{ kind: 'deallocate', name: 's1' }]);
 });
 
-t.test('multi-statement strings get one effect per statement, in order', async (t) => {
+void t.test('multi-statement strings get one effect per statement, in order', async (t) => {
   t.strictSame(kinds("SELECT 1; SET a.b = 'x'; SELECT ';'"), ['none', 'set', 'none']);
   t.strictSame(classifier.classify("select 'é'; set application_name = 'ü'")[1], {
     kind: 'set',
@@ -58,13 +58,13 @@ t.test('multi-statement strings get one effect per statement, in order', async (
   t.strictSame(kinds('BEGIN; SET x.y = 1; COMMIT'), ['none', 'set', 'none']);
 });
 
-t.test('plain statements never reach the parser; broken SQL is no effect', async (t) => {
+void t.test('plain statements never reach the parser; broken SQL is no effect', async (t) => {
   t.strictSame(kinds('SELECT abalance FROM pgbench_accounts WHERE aid = 1;'), ['none']);
   t.strictSame(kinds('selec 1'), ['none']);
   t.strictSame(kinds(''), ['none']);
 });
 
-t.test('every statement of the shared SQL corpus is classified without error', async (t) => {
+void t.test('every statement of the shared SQL corpus is classified without error', async (t) => {
   const dir = new URL('../../../../shared/sql-corpus/', import.meta.url);
   let count = 0;
   for (const file of ['psql-meta.sql', 'pgbench.sql', 'orm-app.sql']) {

@@ -1,13 +1,13 @@
 import t from 'tap';
 import { SessionState, quoteLiteral } from '../../../proxy/session/session-state.js';
 
-t.test('startup parameters become SETs; framing parameters do not', async (t) => {
+void t.test('startup parameters become SETs; framing parameters do not', async (t) => {
   const s = new SessionState(new Map([['user', 'u'], ['database', 'd'], ['application_name', "it's"], ['options', '-c x=1'], ['DateStyle', 'ISO']]));
   t.equal(s.replaySql(), "SET application_name = 'it''s';\nSET \"DateStyle\" = 'ISO'");
   t.equal(quoteLiteral("a'b"), "'a''b'");
 });
 
-t.test('SETs hold after commit, vanish after rollback, and order follows the client', async (t) => {
+void t.test('SETs hold after commit, vanish after rollback, and order follows the client', async (t) => {
   const s = new SessionState(new Map());
   const k0 = s.key;
   s.apply({ kind: 'set', name: 'a', statement: 'SET a = 1' });
@@ -30,7 +30,7 @@ t.test('SETs hold after commit, vanish after rollback, and order follows the cli
   t.equal(s.endTransaction(true), 'same', 'nothing pending');
 });
 
-t.test('DISCARD ALL returns to the startup parameters', async (t) => {
+void t.test('DISCARD ALL returns to the startup parameters', async (t) => {
   const s = new SessionState(new Map([['application_name', 'x']]));
   s.apply({ kind: 'set', name: 'a', statement: 'SET a = 1' });
   s.endTransaction(true);
