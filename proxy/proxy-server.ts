@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { serialize } from 'pg-protocol';
+import { buildCancelRequest } from './protocol/rewrite.js';
 import { ProxyError } from './errors.js';
 import type { Logger } from './logger.js';
 import { NodePool, type PoolLimits } from './backend/node-pool.js';
@@ -136,7 +136,8 @@ export class ProxyServer implements ClientRegistry {
 
   cancelBackend(target: ServerConnection): void {
     const { host, port } = target.login.node;
-    const sock = net.connect({ host, port }, () => sock.end(serialize.cancel(target.processId, target.secretKey)));
+    const frame = buildCancelRequest(target.processId, target.secretKey);
+    const sock = net.connect({ host, port }, () => sock.end(frame));
     sock.on('error', (err) => this.options.log.warn({ err: err.message, node: target.label }, 'cancel request failed'));
     sock.setTimeout(this.config.pool.connectTimeoutMs, () => sock.destroy());
   }

@@ -39,5 +39,6 @@ export function resetAndRelease(conn: ServerConnection, pool: NodePool, queries:
     onBackendDrain() {},
   };
   conn.listener = listener;
+  conn.unnamed = null;
   for (const q of queries) conn.write(buildQuery(q));
 }

@@ -146,3 +146,16 @@ export function buildQuery(sql: string): Buffer {
   putCString(frame, sql, BODY);
   return frame;
 }
+
+/**
+ * A CancelRequest for a server's BackendKeyData. Keys are unsigned 32-bit values as the server sent
+ * them (pg-protocol's serializer writes them as signed and throws for keys of 2^31 and above).
+ */
+export function buildCancelRequest(processId: number, secretKey: number): Buffer {
+  const frame = Buffer.allocUnsafe(16);
+  frame.writeInt32BE(16, 0);
+  frame.writeInt32BE(80877102, 4);
+  frame.writeUInt32BE(processId >>> 0, 8);
+  frame.writeUInt32BE(secretKey >>> 0, 12);
+  return frame;
+}

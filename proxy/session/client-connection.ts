@@ -84,6 +84,9 @@ export class ClientConnection implements FrameHandler {
   private admin: AdminSession | null = null;
   private readonly reader: FrameReader;
   private tlsActive = false;
+  private chunksRead = 0;
+  /** The chunk an SSLRequest/GSSENCRequest arrived in: nothing may follow it in the same chunk. */
+  private encryptionRequestChunk = -1;
   private authStep: AuthStep | null = null;
   private user: UserConfig | null = null;
   private userName = '';
@@ -129,6 +132,7 @@ export class ClientConnection implements FrameHandler {
 
   /** Returns true when bytes of the chunk stay referenced after the call. */
   private onData(chunk: Buffer): boolean {
+    this.chunksRead++;
     try {
       this.reader.push(chunk, this);
       return this.relay?.onClientChunkEnd() ?? false;
@@ -168,12 +172,19 @@ export class ClientConnection implements FrameHandler {
   }
 
   private onStartupPacket(buf: Buffer, start: number, end: number): void {
+    if (this.encryptionRequestChunk === this.chunksRead) {
+      // Bytes sent with the encryption request, before its answer, could have been injected by a man in
+      // the middle (CVE-2021-23214): Postgres refuses them, so does the proxy.
+      throw ProxyError.protocolViolation('received unencrypted data after SSL request');
+    }
     const packet = decodeStartupPacket(buf, start, end);
     switch (packet.kind) {
       case 'ssl':
+        this.encryptionRequestChunk = this.chunksRead;
         this.negotiateTls();
         return;
       case 'gssenc':
+        this.encryptionRequestChunk = this.chunksRead;
         this.socket.write(SSL_REFUSED);
         return;
       case 'cancel':
@@ -188,7 +199,6 @@ export class ClientConnection implements FrameHandler {
 
   private negotiateTls(): void {
     if (this.reader.hasBufferedBytes()) {
-      // Bytes sent before the TLS handshake could be injected by a man in the middle (CVE-2021-23214).
       throw ProxyError.protocolViolation('received unencrypted data after SSL request');
     }
     const secureContext = this.ctx.tls;

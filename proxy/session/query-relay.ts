@@ -16,7 +16,7 @@ import type { StatementDef } from '../backend/statement-registry.js';
 import { resetAndRelease } from '../backend/connection-reset.js';
 import { decodeBindNames, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery } from '../protocol/client-messages.js';
 import { decodeCommandTag, decodeErrorFields } from '../protocol/backend-messages.js';
-import { buildClose, buildQuery, renameBindStatement, renameDescribeOrClose } from '../protocol/rewrite.js';
+import { buildClose, buildParse, buildQuery, renameBindStatement, renameDescribeOrClose } from '../protocol/rewrite.js';
 import {
   CLOSE_COMPLETE,
   commandComplete,
@@ -104,10 +104,13 @@ export interface RelayHost {
   fatal(err: ProxyError): void;
 }
 
+/**
+ * The client's unnamed statement. Only decoded fields are kept: the frame it came in lives in a read
+ * buffer that the next read overwrites, so a re-parse on another connection builds a new frame.
+ */
 interface UnnamedStatement {
   readonly query: string;
   readonly paramTypes: number[];
-  readonly parseFrame: Buffer;
   readonly effect: SessionEffect;
 }
 
@@ -466,6 +469,8 @@ export class QueryRelay implements BackendListener {
       }
     }
     this.toServer.addRange(buf, start, end);
+    // A simple Query replaces the server's unnamed statement (it uses it internally).
+    conn.unnamed = null;
     const p = this.push(Expect.Query, Mode.Forward);
     p.effects = effects;
   }
@@ -490,6 +495,13 @@ export class QueryRelay implements BackendListener {
     const p = this.push(Expect.Query, Mode.Synth);
     p.synth = Buffer.concat([commandComplete(tag), readyForQuery('I')]);
     this.flushSynthAtHead();
+    const conn = this.backend;
+    if (conn !== null && conn.appliedStateKey !== this.state.key) {
+      // DISCARD ALL changed the client's settings while it holds a connection: bring it in line now.
+      this.injectQuery(this.replaySqlFor(conn), null);
+      conn.appliedStateKey = this.state.key;
+    }
+    if (this.queueHead === this.queue.length) this.maybeRelease();
   }
 
   private dropAllStatements(): void {
@@ -504,7 +516,6 @@ export class QueryRelay implements BackendListener {
       const unnamed: UnnamedStatement = {
         query: msg.query,
         paramTypes: msg.paramTypes,
-        parseFrame: buf.subarray(start, end),
         effect: this.ctx.classifier.classify(msg.query)[0] ?? NONE,
       };
       this.lastUnnamed = unnamed;
@@ -563,7 +574,7 @@ export class QueryRelay implements BackendListener {
       const unnamed = this.lastUnnamed;
       if (unnamed !== null && conn.unnamed !== unnamed) {
         // The unnamed statement was parsed on another connection (or overwritten): parse it again.
-        this.toServer.addBuffer(unnamed.parseFrame);
+        this.toServer.addBuffer(buildParse('', unnamed.query, unnamed.paramTypes));
         conn.unnamed = unnamed;
         this.push(Expect.Parse, Mode.Swallow);
       }
@@ -616,6 +627,7 @@ export class QueryRelay implements BackendListener {
   /** Sends a proxy-made simple query whose results the client must not see. */
   private injectQuery(sql: string, onDone: ((error: Map<string, string> | null) => void) | null): void {
     this.toServer.addBuffer(buildQuery(sql));
+    if (this.backend !== null) this.backend.unnamed = null;
     const p = this.push(Expect.Query, Mode.Swallow);
     p.onDone = onDone;
   }

@@ -30,6 +30,8 @@ export interface ProxyProcess {
   rssBytes(): number | null;
   /** SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
   stop(): Promise<void>;
+  /** Calls `fn` with a description (exit status and stderr) if the process exits before stop(). */
+  onCrash(fn: (description: string) => void): void;
 }
 
 export function rssOf(pid: number): number | null {
@@ -61,7 +63,9 @@ export async function startProxyProcess(t: TeardownTarget, cluster: LocalCluster
       resolveExit({ code, signal });
     });
   });
+  let stopRequested = false;
   const stop = async (): Promise<void> => {
+    stopRequested = true;
     if (!done) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -104,5 +108,10 @@ export async function startProxyProcess(t: TeardownTarget, cluster: LocalCluster
     stderr: () => stderr,
     rssBytes: () => (done ? null : rssOf(pid)),
     stop,
+    onCrash: (fn) => {
+      void exited.then(({ code, signal }) => {
+        if (!stopRequested) fn(`the proxy process exited (${signal ?? `code ${code}`}) while the test was running; its stderr:\n${stderr}`);
+      });
+    },
   };
 }

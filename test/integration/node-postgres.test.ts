@@ -473,6 +473,17 @@ async function clientsWithKeySign(t: Tap, via: Pick<ProxyHandle, 'clientConfig'>
   return out;
 }
 
+/** Fails `tt` with the proxy's stderr if the proxy process dies while `tt` runs. */
+function failOnCrash(tt: Tap & { fail(message: string): unknown }, px: ProxyProcess): void {
+  let ended = false;
+  tt.teardown(() => {
+    ended = true;
+  });
+  px.onCrash((why) => {
+    if (!ended) tt.fail(why);
+  });
+}
+
 /** True when the proxy process is still running 500 ms from now (a crash takes a moment to be seen). */
 async function stillAlive(px: ProxyProcess): Promise<boolean> {
   await Promise.race([px.exited, sleep(500)]);
@@ -483,6 +494,7 @@ async function stillAlive(px: ProxyProcess): Promise<boolean> {
 // and the rest of this file still runs.
 void t.test('cancel running queries on 8 server connections at once', async (t) => {
   const px = await startProxyProcess(t, fx.cluster);
+  failOnCrash(t, px);
   // 8 queries at once run on 8 different server connections, whose Postgres secret keys are random:
   // some (all but 1 time in 256) have the top bit set.
   const clients = await clientsWithKeySign(t, px, false, 8);
@@ -498,6 +510,7 @@ void t.test('cancel running queries on 8 server connections at once', async (t) 
 
 void t.test('cancel: client secret keys with the top bit set, stray and wrong-key cancels', async (t) => {
   const px = await startProxyProcess(t, fx.cluster);
+  failOnCrash(t, px);
   // The proxy's BackendKeyData secret is a random 32-bit value: about half of the clients get one
   // with the top bit set (negative as pg reads it). Their cancels must work too.
   const negatives = await clientsWithKeySign(t, px, true, 3);
