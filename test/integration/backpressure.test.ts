@@ -1,17 +1,17 @@
 // Back-pressure: a client that reads a large result slowly must make pgshard stop reading from
 // Postgres instead of buffering the result in its own memory. The proxy runs in a child process whose
-// resident memory (VmRSS) is sampled every 100 ms while a raw client reads ~300 MB of DataRows at a
-// throttled rate, with a full stall in the middle.
+// resident memory (VmRSS) is sampled every 100 ms while a raw client reads a 10-million-row result
+// (~410 MB of DataRows) at a throttled rate, with a full stall in the middle.
 import pg from 'pg';
 import t from 'tap';
 import { sleep, startTestCluster } from '../helpers/proxy-fixture.js';
 import { startProxyProcess } from '../helpers/proxy-process.js';
 import { RawClient, errorFields, query, rowsOf } from '../helpers/raw-client.js';
 
-const ROWS = 300_000;
-const ROW_BYTES = 1000;
+const ROWS = 10_000_000;
+const ROW_BYTES = 30;
 /** What the slow reader accepts per second. */
-const READ_BYTES_PER_S = 16 * 1024 * 1024;
+const READ_BYTES_PER_S = 32 * 1024 * 1024;
 const RSS_LIMIT_BYTES = 200 * 1024 * 1024;
 const QUERY = `SELECT repeat('x', ${ROW_BYTES}) FROM generate_series(1, ${ROWS})`;
 
