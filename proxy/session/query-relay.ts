@@ -138,6 +138,8 @@ export class QueryRelay implements BackendListener {
   private inHead = 0;
   /** Frames before this index end with a batch boundary and may be sent. */
   private inReady = 0;
+  /** Frames before this index live in buffers of their own, not in the socket's read buffer. */
+  private inOwned = 0;
 
   private readonly queue: Pending[] = [];
   private queueHead = 0;
@@ -239,7 +241,29 @@ export class QueryRelay implements BackendListener {
     this.pump();
     this.flushServer();
     this.flushClient();
-    return this.inHead < this.inCount || (this.backend !== null && this.backend.writableLength > 0);
+    if (this.inOwned < this.inCount) this.copyWaitingFrames();
+    return this.backend !== null && this.backend.writableLength > 0;
+  }
+
+  /**
+   * Frames still waiting (for a server connection) point into the socket's read buffer, which the next
+   * read overwrites: copy them, all into one small buffer. Cheaper than giving the socket a new read
+   * buffer each time many clients wait for few server connections.
+   */
+  private copyWaitingFrames(): void {
+    const from = Math.max(this.inHead, this.inOwned);
+    let bytes = 0;
+    for (let i = from; i < this.inCount; i++) bytes += this.inEnds[i]! - this.inStarts[i]!;
+    const owned = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (let i = from; i < this.inCount; i++) {
+      const start = at;
+      at += this.inBufs[i]!.copy(owned, at, this.inStarts[i]!, this.inEnds[i]!);
+      this.inBufs[i] = owned;
+      this.inStarts[i] = start;
+      this.inEnds[i] = at;
+    }
+    this.inOwned = this.inCount;
   }
 
   private enqueue(type: number, buf: Buffer, start: number, end: number, boundary: boolean): void {
@@ -281,7 +305,7 @@ export class QueryRelay implements BackendListener {
     }
     if (this.inHead === this.inCount) {
       // Everything sent: reuse the arrays from the start and drop references to old chunks.
-      this.inHead = this.inCount = this.inReady = 0;
+      this.inHead = this.inCount = this.inReady = this.inOwned = 0;
       this.inBufs.length = 0;
       if (this.pausedForInbox) {
         this.pausedForInbox = false;
