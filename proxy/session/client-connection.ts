@@ -143,11 +143,14 @@ export class ClientConnection implements FrameHandler {
   }
 
   onFrame(type: number, buf: Buffer, start: number, end: number): void {
+    if (type === 0x58 /* X: Terminate */ && this.phase !== 'startup') {
+      // A client may give up at any point after the startup packet (e.g. psql at a password prompt).
+      this.close();
+      return;
+    }
     switch (this.phase) {
       case 'ready':
-        if (type === 0x58 /* X: Terminate */) {
-          this.close();
-        } else if (this.relay !== null) {
+        if (this.relay !== null) {
           this.relay.onClientFrame(type, buf, start, end);
         } else {
           this.admin!.onFrame(type, buf, start, end);

@@ -739,9 +739,12 @@ export class QueryRelay implements BackendListener {
         }
         return;
       case 0x5a /* Z: ReadyForQuery */:
+        this.copyIn = false;
         this.onReady(head, buf, start, end);
         return;
       case 0x45 /* E: ErrorResponse */:
+        // A failed COPY FROM leaves copy mode on the server; what the client still sends is ignored.
+        this.copyIn = false;
         this.onError(head, buf, start, end);
         return;
       case 0x31 /* 1: ParseComplete */:

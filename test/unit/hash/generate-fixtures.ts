@@ -1,13 +1,16 @@
-// Regenerates test/unit/hash/fixtures/<type>.tsv.gz from a real PostgreSQL 15 (run once; the
+// Regenerates test/unit/hash/fixtures/<type>.bin.gz from a real PostgreSQL 15 (run once; the
 // fixtures are committed): node --import tsx test/unit/hash/generate-fixtures.ts
 //
-// For every key of vectors.ts it stores PostgreSQL's own per-type hash with HASH_PARTITION_SEED and
-// the bucket (remainder) for MODULUS 1024. The bucket comes from the SQL expression documented in
-// docs/placement.md, and is only written after PostgreSQL's partitioning itself confirmed it:
-// - for every key, satisfies_hash_partition(<parent PARTITION BY HASH (k)>, 1024, bucket, key) is
-//   true (the function PostgreSQL's hash partition constraints call);
-// - every key inserted into real tables with 16 and with 10 hash partitions lands (tableoid) in the
-//   partition whose remainder the expression gives for that modulus.
+// For every key of vectors.ts it stores PostgreSQL's own per-type hash with HASH_PARTITION_SEED
+// (format: FixtureHeader in vectors.ts). Before writing, it checks on every key that PostgreSQL's
+// partitioning agrees with the bucket the tests derive from that hash,
+// b = ((hash + 0x49a0f4dd15e5a8e3) mod 2^64) mod modulus (hash_combine64(0, hash) % modulus; the
+// SQL form is the expression documented in docs/placement.md):
+// - satisfies_hash_partition(<parent PARTITION BY HASH (k)>, 1024, b, key) is true (the function
+//   PostgreSQL's hash partition constraints call);
+// - inserted into real tables with 16 and with 10 hash partitions, the key lands (tableoid) in the
+//   partition with remainder b for that modulus.
+// So a stored hash pins both the hash and, through that verified relation, the bucket.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,10 +18,7 @@ import { gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { startLocalCluster } from '../../../proxy/demo/local-cluster.js';
 import { KEY_TYPES, type KeyType } from '../../../planner/hash/pg-hash.js';
-import { keysDigest, vectorKeys } from './vectors.js';
-
-export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
-export const FIXTURE_MODULUS = 1024;
+import { FIXTURE_DIR, FIXTURE_FORMAT, FIXTURE_MODULUS, keysDigest, vectorKeys, type FixtureHeader } from './vectors.js';
 
 /** The SQL hash function of each key type's default hash opclass (with a seed). */
 export const SQL_HASH_FUNCTION: Record<KeyType, string> = {
@@ -53,8 +53,11 @@ async function main(): Promise<void> {
     const client = new pg.Client({ host: node.socketDir, port: node.port, user: cluster.superuser, database: 'postgres' });
     await client.connect();
     try {
-      const version = (await client.query<{ v: string }>('SHOW server_version')).rows[0]!.v;
-      const collation = (await client.query<{ c: string }>('SHOW lc_collate')).rows[0]!.c;
+      const settings = await client.query<{ v: string; c: string }>(
+        `SELECT current_setting('server_version') AS v, current_setting('lc_collate') AS c`,
+      );
+      const version = settings.rows[0]!.v;
+      const collation = settings.rows[0]!.c;
       console.error(`PostgreSQL ${version}, lc_collate ${collation}`);
       mkdirSync(FIXTURE_DIR, { recursive: true });
       for (const type of KEY_TYPES) await generate(client, type, version);
@@ -76,7 +79,10 @@ async function generate(client: pg.Client, type: KeyType, version: string): Prom
     await q(`INSERT INTO keys_${type} SELECT * FROM unnest($1::int[], $2::${type}[])`, [chunk.map((_, j) => from + j), chunk]);
   }
   // Keys must round-trip unchanged (no normalisation by the input function).
-  const changed = await q(`SELECT count(*)::int AS n FROM keys_${type} WHERE k::text <> ($1::text[])[i + 1]`, [keys]);
+  const changed = await q(
+    `SELECT count(*)::int AS n FROM keys_${type} JOIN unnest($1::text[]) WITH ORDINALITY AS u(t, o) ON o = i + 1 WHERE k::text <> t`,
+    [keys],
+  );
   if (changed.rows[0].n !== 0) throw new Error(`${type}: ${changed.rows[0].n} keys changed on input`);
 
   await q(`CREATE TABLE parent_${type} (k ${type}) PARTITION BY HASH (k)`);
@@ -108,18 +114,23 @@ async function generate(client: pg.Client, type: KeyType, version: string): Prom
     if (diff.rows[0].n !== 0) throw new Error(`${type}: default collation hashes differ from "C" on ${diff.rows[0].n} keys`);
   }
 
-  const rows = await q(`SELECT h::text AS h, b FROM computed_${type} ORDER BY i`);
-  const lines = [
-    `# pgshard hash vectors: PostgreSQL ${version} ${SQL_HASH_FUNCTION[type]}(key::${type}, HASH_PARTITION_SEED) ` +
-      `and the MODULUS ${FIXTURE_MODULUS} remainder; keys from vectors.ts`,
-    `# type=${type} count=${keys.length} modulus=${FIXTURE_MODULUS} keys_sha256=${keysDigest(keys)}`,
-    '# bucket<TAB>hash (uint64, hex)',
-  ];
-  for (const row of rows.rows as { h: string; b: number }[]) {
-    lines.push(`${row.b}\t${BigInt.asUintN(64, BigInt(row.h)).toString(16).padStart(16, '0')}`);
-  }
-  const file = join(FIXTURE_DIR, `${type}.tsv.gz`);
-  const gz = gzipSync(lines.join('\n') + '\n', { level: 9 });
+  const rows = (await q(`SELECT h::text AS h FROM computed_${type} ORDER BY i`)).rows as { h: string }[];
+  const header: FixtureHeader = {
+    format: FIXTURE_FORMAT,
+    postgres: version,
+    type,
+    sqlFunction: `${SQL_HASH_FUNCTION[type]}(key::${type}, 8816678312871386365)`,
+    count: keys.length,
+    keysSha256: keysDigest(keys),
+    verified:
+      `for every key: satisfies_hash_partition(<PARTITION BY HASH (k ${type})>, ${FIXTURE_MODULUS}, b, key) is true for ` +
+      'b = ((hash + 0x49a0f4dd15e5a8e3) mod 2^64) mod 1024, and the key lands in partition ' +
+      '((hash + 0x49a0f4dd15e5a8e3) mod 2^64) mod M of real tables with M = 16 and M = 10 hash partitions',
+  };
+  const body = Buffer.alloc(rows.length * 8);
+  rows.forEach((row, j) => body.writeBigUInt64BE(BigInt.asUintN(64, BigInt(row.h)), j * 8));
+  const file = join(FIXTURE_DIR, `${type}.bin.gz`);
+  const gz = gzipSync(Buffer.concat([Buffer.from(JSON.stringify(header) + '\n'), body]), { level: 9 });
   writeFileSync(file, gz);
   console.error(`${type}: ${keys.length} vectors, ${gz.length} bytes, ${Date.now() - t0} ms`);
 }

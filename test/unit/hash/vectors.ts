@@ -1,11 +1,57 @@
 // The keys of the pinned hash vectors: a deterministic list per key type (hand-picked edge cases,
-// then pseudo-random keys from a fixed seed). generate-fixtures.ts hashed exactly these keys with
-// PostgreSQL 15 into fixtures/<type>.tsv.gz; pg-hash.test.ts regenerates them and checks every
-// one. Changing anything here invalidates the fixtures (the test checks a digest of the keys).
+// then pseudo-random keys from a fixed seed), and the fixture format. generate-fixtures.ts hashed
+// exactly these keys with PostgreSQL 15 into fixtures/<type>.bin.gz; pg-hash.test.ts regenerates
+// them and checks every one. The keys are generated rather than stored to keep the fixtures small
+// (a 64-bit hash per key is already ~4.5 MB for all types). Changing anything here invalidates the
+// fixtures: the test checks a digest of the keys first.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import type { KeyType } from '../../../planner/hash/pg-hash.js';
 
 export const VECTOR_COUNT = 100_000;
+export const FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+/** The modulus whose buckets the generator verified against PostgreSQL's partitioning. */
+export const FIXTURE_MODULUS = 1024;
+export const FIXTURE_FORMAT = 'pgshard-hash-vectors/1';
+
+/**
+ * A fixture file is gzip of: this header as one JSON line, '\n', then `count` big-endian uint64s:
+ * PostgreSQL's per-type hash (the SQL function of the type's default hash opclass, with
+ * HASH_PARTITION_SEED) of each key of vectorKeys(type), in order.
+ */
+export interface FixtureHeader {
+  format: string;
+  postgres: string;
+  type: KeyType;
+  sqlFunction: string;
+  count: number;
+  keysSha256: string;
+  /** What the generator checked against PostgreSQL's partitioning before writing the file. */
+  verified: string;
+}
+
+export interface Fixture {
+  header: FixtureHeader;
+  /** hashes[2 * j] = high 32 bits, hashes[2 * j + 1] = low 32 bits of the hash of key j. */
+  hashes: Uint32Array;
+}
+
+export function readFixture(type: KeyType): Fixture {
+  const raw = gunzipSync(readFileSync(join(FIXTURE_DIR, `${type}.bin.gz`)));
+  const nl = raw.indexOf(0x0a);
+  const header = JSON.parse(raw.subarray(0, nl).toString('utf8')) as FixtureHeader;
+  const body = raw.subarray(nl + 1);
+  if (header.format !== FIXTURE_FORMAT || header.type !== type || body.length !== header.count * 8) {
+    throw new Error(`fixtures/${type}.bin.gz: unexpected header or size`);
+  }
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const hashes = new Uint32Array(header.count * 2);
+  for (let j = 0; j < hashes.length; j++) hashes[j] = view.getUint32(j * 4, false);
+  return { header, hashes };
+}
 
 /** Keys as PostgreSQL input text (int8 keys are exact decimal strings). */
 export function vectorKeys(type: KeyType): string[] {
