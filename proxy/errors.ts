@@ -2,6 +2,8 @@
 // Errors raised by Postgres itself never pass through here: backend ErrorResponses are forwarded
 // byte-for-byte. Messages must never contain passwords or bound parameter values.
 
+import { BODY, frameOf, putCString } from './protocol/wire.js';
+
 export type Severity = 'ERROR' | 'FATAL';
 
 /** SQLSTATEs the proxy itself raises; docs/sqlstate.md lists each with its one meaning. */
@@ -125,34 +127,56 @@ export function asProxyError(err: unknown): ProxyError {
   return ProxyError.internal(`internal proxy error: ${message}`);
 }
 
-function field(code: string, value: string): Buffer {
-  return Buffer.concat([Buffer.from(code, 'ascii'), Buffer.from(value, 'utf8'), Buffer.from([0])]);
+// ErrorResponse/NoticeResponse field codes.
+const FIELD_SEVERITY = 0x53; // 'S'
+const FIELD_SEVERITY_V = 0x56; // 'V', not localized
+const FIELD_SQLSTATE = 0x43; // 'C'
+const FIELD_MESSAGE = 0x4d; // 'M'
+const FIELD_DETAIL = 0x44; // 'D'
+const FIELD_HINT = 0x48; // 'H'
+
+/**
+ * Bytes of one field: code, value, NUL. Unlike wire.ts's cstringBytes this does not refuse a NUL in
+ * the value: the error must still reach the client.
+ */
+function fieldBytes(value: string): number {
+  return 1 + Buffer.byteLength(value, 'utf8') + 1;
+}
+
+function putField(frame: Buffer, code: number, value: string, pos: number): number {
+  frame[pos] = code;
+  return putCString(frame, value, pos + 1);
+}
+
+/** ErrorResponse or NoticeResponse: S, V, C, M, then D and H when given, then the terminating NUL. */
+function responseFrame(
+  type: number,
+  severity: string,
+  sqlstate: string,
+  message: string,
+  detail: string | undefined,
+  hint: string | undefined,
+): Buffer {
+  let bodyLength = 2 * fieldBytes(severity) + fieldBytes(sqlstate) + fieldBytes(message) + 1;
+  if (detail !== undefined) bodyLength += fieldBytes(detail);
+  if (hint !== undefined) bodyLength += fieldBytes(hint);
+  const frame = frameOf(type, bodyLength);
+  let pos = putField(frame, FIELD_SEVERITY, severity, BODY);
+  pos = putField(frame, FIELD_SEVERITY_V, severity, pos);
+  pos = putField(frame, FIELD_SQLSTATE, sqlstate, pos);
+  pos = putField(frame, FIELD_MESSAGE, message, pos);
+  if (detail !== undefined) pos = putField(frame, FIELD_DETAIL, detail, pos);
+  if (hint !== undefined) pos = putField(frame, FIELD_HINT, hint, pos);
+  frame[pos] = 0;
+  return frame;
 }
 
 /** The ErrorResponse ('E') or NoticeResponse ('N') frame for an error. The only producer of these frames. */
 export function errorResponseFrame(err: ProxyError, type: 'E' | 'N' = 'E'): Buffer {
-  const parts = [
-    field('S', err.severity),
-    field('V', err.severity),
-    field('C', err.sqlstate),
-    field('M', err.message),
-  ];
-  if (err.fields.detail !== undefined) parts.push(field('D', err.fields.detail));
-  if (err.fields.hint !== undefined) parts.push(field('H', err.fields.hint));
-  const body = Buffer.concat([...parts, Buffer.from([0])]);
-  const frame = Buffer.allocUnsafe(5 + body.length);
-  frame[0] = type.charCodeAt(0);
-  frame.writeInt32BE(4 + body.length, 1);
-  body.copy(frame, 5);
-  return frame;
+  return responseFrame(type.charCodeAt(0), err.severity, err.sqlstate, err.message, err.fields.detail, err.fields.hint);
 }
 
 /** A NoticeResponse with severity NOTICE/WARNING, for informational messages to the client. */
 export function noticeFrame(message: string, severity: 'NOTICE' | 'WARNING' = 'NOTICE', sqlstate = '00000'): Buffer {
-  const body = Buffer.concat([field('S', severity), field('V', severity), field('C', sqlstate), field('M', message), Buffer.from([0])]);
-  const frame = Buffer.allocUnsafe(5 + body.length);
-  frame[0] = 0x4e;
-  frame.writeInt32BE(4 + body.length, 1);
-  body.copy(frame, 5);
-  return frame;
+  return responseFrame(0x4e, severity, sqlstate, message, undefined, undefined);
 }

@@ -3,10 +3,11 @@
 // for the proxy's own queries). Everything else is forwarded untouched and must never be decoded
 // here. Owns bytes → values only; what the proxy does with a backend's state is the caller's job.
 // Frames are as FrameReader gives them: buf[start, end) includes the type byte and Int32 length,
-// and every read is bounds-checked against `end`. A malformed backend frame is a FATAL 08P01.
+// and every read is bounds-checked against `end` (primitives in wire.ts, told the frame came from the
+// server so that errors say so). A malformed backend frame is a FATAL 08P01.
 // Reference: https://www.postgresql.org/docs/15/protocol-message-formats.html
 
-import { ProxyError } from '../errors.js';
+import { BODY, cstringEnd, expectEnd, malformed, need } from './wire.js';
 
 export interface FieldDescription {
   name: string;
@@ -18,34 +19,6 @@ export interface FieldDescription {
   format: number;
 }
 
-/** Offset of the body of a typed frame (type byte + Int32 length). */
-const BODY = 5;
-
-// ---------------------------------------------------------------------------------------------
-// Bounds-checked primitives (module-level so decoding allocates only its results).
-
-function malformed(message: string, problem: string): ProxyError {
-  return ProxyError.protocolViolation(`invalid ${message} message from server: ${problem}`);
-}
-
-function cstringEnd(buf: Buffer, pos: number, end: number, message: string, field: string): number {
-  // indexOf scans the whole chunk; a NUL at or past `end` belongs to another frame.
-  const nul = pos < end ? buf.indexOf(0, pos) : -1;
-  if (nul < 0 || nul >= end) throw malformed(message, `${field} is not NUL-terminated`);
-  return nul;
-}
-
-function need(pos: number, bytes: number, end: number, message: string, field: string): void {
-  if (pos + bytes > end) throw malformed(message, `truncated ${field}`);
-}
-
-function expectEnd(pos: number, end: number, message: string): void {
-  if (pos !== end) throw malformed(message, pos < end ? `${end - pos} unexpected trailing bytes` : 'truncated');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Decoders
-
 /**
  * ErrorResponse / NoticeResponse fields keyed by their one-character type ('S', 'V', 'C', 'M', ...).
  * A repeated field keeps its last value.
@@ -55,31 +28,31 @@ export function decodeErrorFields(buf: Buffer, start: number, end: number): Map<
   const fields = new Map<string, string>();
   let pos = start + BODY;
   for (;;) {
-    need(pos, 1, end, msg, 'field list (missing terminator)');
+    need(pos, 1, end, msg, 'field list (missing terminator)', 'server');
     const code = buf[pos]!;
     if (code === 0) break;
-    const nul = cstringEnd(buf, pos + 1, end, msg, `field '${String.fromCharCode(code)}'`);
+    const nul = cstringEnd(buf, pos + 1, end, msg, `field '${String.fromCharCode(code)}'`, 'server');
     fields.set(String.fromCharCode(code), buf.toString('utf8', pos + 1, nul));
     pos = nul + 1;
   }
-  expectEnd(pos + 1, end, msg);
+  expectEnd(pos + 1, end, msg, 'server');
   return fields;
 }
 
 /** ParameterStatus ('S'). */
 export function decodeParameterStatus(buf: Buffer, start: number, end: number): { name: string; value: string } {
   const msg = 'ParameterStatus';
-  const nameEnd = cstringEnd(buf, start + BODY, end, msg, 'parameter name');
-  const valueEnd = cstringEnd(buf, nameEnd + 1, end, msg, 'parameter value');
-  expectEnd(valueEnd + 1, end, msg);
+  const nameEnd = cstringEnd(buf, start + BODY, end, msg, 'parameter name', 'server');
+  const valueEnd = cstringEnd(buf, nameEnd + 1, end, msg, 'parameter value', 'server');
+  expectEnd(valueEnd + 1, end, msg, 'server');
   return { name: buf.toString('utf8', start + BODY, nameEnd), value: buf.toString('utf8', nameEnd + 1, valueEnd) };
 }
 
 /** BackendKeyData ('K'), protocol 3.0 (fixed 4-byte key). Both numbers unsigned, as in decodeStartupPacket. */
 export function decodeBackendKeyData(buf: Buffer, start: number, end: number): { processId: number; secretKey: number } {
   const msg = 'BackendKeyData';
-  need(start + BODY, 8, end, msg, 'keys');
-  expectEnd(start + BODY + 8, end, msg);
+  need(start + BODY, 8, end, msg, 'keys', 'server');
+  expectEnd(start + BODY + 8, end, msg, 'server');
   return { processId: buf.readUInt32BE(start + BODY), secretKey: buf.readUInt32BE(start + BODY + 4) };
 }
 
@@ -88,7 +61,7 @@ export function decodeBackendKeyData(buf: Buffer, start: number, end: number): {
  * mechanism list or SASL data, empty for most codes). The caller checks the size each code needs.
  */
 export function decodeAuthRequest(buf: Buffer, start: number, end: number): { code: number; data: Buffer } {
-  need(start + BODY, 4, end, 'authentication request', 'code');
+  need(start + BODY, 4, end, 'authentication request', 'code', 'server');
   return { code: buf.readInt32BE(start + BODY), data: buf.subarray(start + BODY + 4, end) };
 }
 
@@ -99,20 +72,20 @@ export function decodeSaslMechanisms(data: Buffer): string[] {
   const mechanisms: string[] = [];
   let pos = 0;
   for (;;) {
-    need(pos, 1, end, msg, 'mechanism list (missing terminator)');
+    need(pos, 1, end, msg, 'mechanism list (missing terminator)', 'server');
     if (data[pos] === 0) break;
-    const nul = cstringEnd(data, pos, end, msg, 'mechanism name');
+    const nul = cstringEnd(data, pos, end, msg, 'mechanism name', 'server');
     mechanisms.push(data.toString('utf8', pos, nul));
     pos = nul + 1;
   }
-  expectEnd(pos + 1, end, msg);
+  expectEnd(pos + 1, end, msg, 'server');
   return mechanisms;
 }
 
 /** CommandComplete ('C'). */
 export function decodeCommandTag(buf: Buffer, start: number, end: number): string {
-  const nul = cstringEnd(buf, start + BODY, end, 'CommandComplete', 'command tag');
-  expectEnd(nul + 1, end, 'CommandComplete');
+  const nul = cstringEnd(buf, start + BODY, end, 'CommandComplete', 'command tag', 'server');
+  expectEnd(nul + 1, end, 'CommandComplete', 'server');
   return buf.toString('utf8', start + BODY, nul);
 }
 
@@ -125,9 +98,7 @@ export function readyStatus(buf: Buffer, start: number): 'I' | 'T' | 'E' {
   if (byte === 0x49) return 'I';
   if (byte === 0x54) return 'T';
   if (byte === 0x45) return 'E';
-  throw ProxyError.protocolViolation(
-    `invalid ReadyForQuery message from server: unknown transaction status ${byte === undefined ? '(missing)' : `byte ${byte}`}`,
-  );
+  throw malformed('ReadyForQuery', `unknown transaction status ${byte === undefined ? '(missing)' : `byte ${byte}`}`, 'server');
 }
 
 /** Per-field bytes after the name. */
@@ -137,14 +108,14 @@ const FIELD_FIXED_BYTES = 4 + 2 + 4 + 2 + 4 + 2;
 export function decodeRowDescription(buf: Buffer, start: number, end: number): FieldDescription[] {
   const msg = 'RowDescription';
   let pos = start + BODY;
-  need(pos, 2, end, msg, 'field count');
+  need(pos, 2, end, msg, 'field count', 'server');
   // Unsigned like every Int16 count Postgres reads; a real backend never exceeds 1664 columns.
   const count = buf.readUInt16BE(pos);
   pos += 2;
   const fields = new Array<FieldDescription>(count);
   for (let i = 0; i < count; i++) {
-    const nul = cstringEnd(buf, pos, end, msg, `name of field ${i + 1}`);
-    need(nul + 1, FIELD_FIXED_BYTES, end, msg, `field ${i + 1}`);
+    const nul = cstringEnd(buf, pos, end, msg, `name of field ${i + 1}`, 'server');
+    need(nul + 1, FIELD_FIXED_BYTES, end, msg, `field ${i + 1}`, 'server');
     const p = nul + 1;
     fields[i] = {
       name: buf.toString('utf8', pos, nul),
@@ -157,7 +128,7 @@ export function decodeRowDescription(buf: Buffer, start: number, end: number): F
     };
     pos = p + FIELD_FIXED_BYTES;
   }
-  expectEnd(pos, end, msg);
+  expectEnd(pos, end, msg, 'server');
   return fields;
 }
 
@@ -165,35 +136,35 @@ export function decodeRowDescription(buf: Buffer, start: number, end: number): F
 export function decodeDataRow(buf: Buffer, start: number, end: number): (Buffer | null)[] {
   const msg = 'DataRow';
   let pos = start + BODY;
-  need(pos, 2, end, msg, 'column count');
+  need(pos, 2, end, msg, 'column count', 'server');
   const count = buf.readUInt16BE(pos);
   pos += 2;
   const values = new Array<Buffer | null>(count);
   for (let i = 0; i < count; i++) {
-    need(pos, 4, end, msg, `length of column ${i + 1}`);
+    need(pos, 4, end, msg, `length of column ${i + 1}`, 'server');
     const length = buf.readInt32BE(pos);
     pos += 4;
     if (length === -1) {
       values[i] = null;
       continue;
     }
-    if (length < 0) throw malformed(msg, `negative length ${length} of column ${i + 1}`);
-    need(pos, length, end, msg, `value of column ${i + 1}`);
+    if (length < 0) throw malformed(msg, `negative length ${length} of column ${i + 1}`, 'server');
+    need(pos, length, end, msg, `value of column ${i + 1}`, 'server');
     values[i] = buf.subarray(pos, pos + length);
     pos += length;
   }
-  expectEnd(pos, end, msg);
+  expectEnd(pos, end, msg, 'server');
   return values;
 }
 
 /** NotificationResponse ('A'); processId unsigned. */
 export function decodeNotification(buf: Buffer, start: number, end: number): { processId: number; channel: string; payload: string } {
   const msg = 'NotificationResponse';
-  need(start + BODY, 4, end, msg, 'process id');
+  need(start + BODY, 4, end, msg, 'process id', 'server');
   const channelStart = start + BODY + 4;
-  const channelEnd = cstringEnd(buf, channelStart, end, msg, 'channel name');
-  const payloadEnd = cstringEnd(buf, channelEnd + 1, end, msg, 'payload');
-  expectEnd(payloadEnd + 1, end, msg);
+  const channelEnd = cstringEnd(buf, channelStart, end, msg, 'channel name', 'server');
+  const payloadEnd = cstringEnd(buf, channelEnd + 1, end, msg, 'payload', 'server');
+  expectEnd(payloadEnd + 1, end, msg, 'server');
   return {
     processId: buf.readUInt32BE(start + BODY),
     channel: buf.toString('utf8', channelStart, channelEnd),

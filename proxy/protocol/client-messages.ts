@@ -3,10 +3,11 @@
 // the Int32 length. Owns only turning bytes into values: no session state, no policy (which user or
 // database is allowed, which parameters are honoured) and no copying of frames that are forwarded.
 // Every read is bounds-checked against `end` (never buf.length: a frame usually sits inside a larger
-// chunk) and anything malformed is a FATAL 08P01, as in Postgres.
+// chunk, see wire.ts) and anything malformed is a FATAL 08P01, as in Postgres.
 // Reference: https://www.postgresql.org/docs/15/protocol-message-formats.html
 
 import { ProxyError, SqlState } from '../errors.js';
+import { BODY, cstringEnd, expectEnd, malformed, need } from './wire.js';
 
 export type StartupPacket =
   | { kind: 'startup'; protocolMajor: number; protocolMinor: number; params: Map<string, string> }
@@ -27,35 +28,11 @@ const GSSENC_REQUEST_CODE = 80877104;
 const SUPPORTED_MAJOR = 3;
 const SUPPORTED_RANGE = '3.0 to 3.0';
 
-/** Offset of the body of a typed frame (type byte + Int32 length). */
-const BODY = 5;
-
 /** Shared result for "no SASL data": a zero-length Buffer cannot be mutated, so sharing is safe. */
 const NO_DATA = Buffer.alloc(0);
 
 // ---------------------------------------------------------------------------------------------
-// Bounds-checked primitives. Module-level functions (not a reader object) so the hot decoders
-// allocate nothing but their results.
-
-function malformed(message: string, problem: string): ProxyError {
-  return ProxyError.protocolViolation(`invalid ${message} message: ${problem}`);
-}
-
-/** Index of the NUL ending the C string at pos; the NUL must lie before end. */
-function cstringEnd(buf: Buffer, pos: number, end: number, message: string, field: string): number {
-  // indexOf may look past `end` (it is memchr over the whole chunk); a hit there does not count.
-  const nul = pos < end ? buf.indexOf(0, pos) : -1;
-  if (nul < 0 || nul >= end) throw malformed(message, `${field} is not NUL-terminated`);
-  return nul;
-}
-
-function need(pos: number, bytes: number, end: number, message: string, field: string): void {
-  if (pos + bytes > end) throw malformed(message, `truncated ${field}`);
-}
-
-function expectEnd(pos: number, end: number, message: string): void {
-  if (pos !== end) throw malformed(message, pos < end ? `${end - pos} unexpected trailing bytes` : 'truncated');
-}
+// Helpers
 
 /** A frame whose whole body is one C string (Query, CopyFail, PasswordMessage). */
 function soleCString(buf: Buffer, start: number, end: number, message: string, field: string): string {

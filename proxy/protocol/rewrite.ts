@@ -7,8 +7,8 @@
 // Reference: https://www.postgresql.org/docs/15/protocol-message-formats.html
 
 import { ProxyError } from '../errors.js';
+import { BODY, cstringBytes, cstringEnd, expectEnd, frameOf, malformed, need, putCString } from './wire.js';
 
-const BODY = 5;
 const PARSE = 0x50;
 const BIND = 0x42;
 const DESCRIBE = 0x44;
@@ -16,17 +16,6 @@ const CLOSE = 0x43;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function malformed(message: string, problem: string): ProxyError {
-  return ProxyError.protocolViolation(`invalid ${message} message: ${problem}`);
-}
-
-function cstringEnd(buf: Buffer, pos: number, end: number, message: string, field: string): number {
-  // indexOf scans the whole chunk; a NUL at or past `end` belongs to another frame.
-  const nul = pos < end ? buf.indexOf(0, pos) : -1;
-  if (nul < 0 || nul >= end) throw malformed(message, `${field} is not NUL-terminated`);
-  return nul;
-}
 
 /** A wrong frame type here is a bug in the caller, not bad client input. */
 function expectType(buf: Buffer, start: number, end: number, allowed: number, alsoAllowed: number, what: string): number {
@@ -36,25 +25,6 @@ function expectType(buf: Buffer, start: number, end: number, allowed: number, al
     throw ProxyError.internal(`${what} called on a frame of type '${String.fromCharCode(type)}'`);
   }
   return type;
-}
-
-/** Bytes of a C string; an embedded NUL would cut the name short on the backend, so refuse it. */
-function cstringBytes(value: string, what: string): number {
-  if (value.includes('\0')) throw ProxyError.internal(`${what} contains a NUL character`);
-  return Buffer.byteLength(value, 'utf8') + 1;
-}
-
-function putCString(frame: Buffer, value: string, pos: number): number {
-  const n = frame.write(value, pos, 'utf8');
-  frame[pos + n] = 0;
-  return pos + n + 1;
-}
-
-function frameOf(type: number, bodyLength: number): Buffer {
-  const frame = Buffer.allocUnsafe(BODY + bodyLength);
-  frame[0] = type;
-  frame.writeInt32BE(4 + bodyLength, 1);
-  return frame;
 }
 
 function targetByte(target: 'S' | 'P'): number {
@@ -94,11 +64,11 @@ export function renameBindStatement(buf: Buffer, start: number, end: number, new
 export function renameDescribeOrClose(buf: Buffer, start: number, end: number, newName: string): Buffer {
   const type = expectType(buf, start, end, DESCRIBE, CLOSE, 'renameDescribeOrClose');
   const msg = type === DESCRIBE ? 'Describe' : 'Close';
-  if (start + BODY >= end) throw malformed(msg, 'truncated target');
+  need(start + BODY, 1, end, msg, 'target');
   const target = buf[start + BODY]!;
   if (target !== 0x53 && target !== 0x50) throw malformed(msg, `target must be 'S' or 'P', got byte ${target}`);
   const nul = cstringEnd(buf, start + BODY + 1, end, msg, 'name');
-  if (nul + 1 !== end) throw malformed(msg, `${end - nul - 1} unexpected trailing bytes`);
+  expectEnd(nul + 1, end, msg);
   const frame = frameOf(type, 1 + cstringBytes(newName, 'name'));
   frame[BODY] = target;
   putCString(frame, newName, BODY + 1);

@@ -7,6 +7,7 @@
 // Reference: https://www.postgresql.org/docs/15/protocol-message-formats.html
 
 import { ProxyError } from '../errors.js';
+import { cstringBytes, frameOf, putCString } from './wire.js';
 
 /** The type OIDs the admin console uses for its columns. */
 export const typeOids = {
@@ -25,27 +26,6 @@ export interface ColumnSpec {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** A frame with type byte and length filled in; the caller writes exactly bodyLength bytes at 5. */
-function frameOf(type: number, bodyLength: number): Buffer {
-  const frame = Buffer.allocUnsafe(5 + bodyLength);
-  frame[0] = type;
-  frame.writeInt32BE(4 + bodyLength, 1);
-  return frame;
-}
-
-/** Bytes a C string takes on the wire. An embedded NUL would silently split the field, so refuse it. */
-function cstringBytes(value: string, what: string): number {
-  if (value.includes('\0')) throw ProxyError.internal(`${what} contains a NUL character`);
-  return Buffer.byteLength(value, 'utf8') + 1;
-}
-
-/** Writes value plus its NUL at pos; returns the offset after the NUL. */
-function putCString(frame: Buffer, value: string, pos: number): number {
-  const n = frame.write(value, pos, 'utf8');
-  frame[pos + n] = 0;
-  return pos + n + 1;
-}
 
 function fixed(type: string, body: readonly number[] = []): Buffer {
   const frame = frameOf(type.charCodeAt(0), body.length);

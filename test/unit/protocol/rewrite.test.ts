@@ -16,36 +16,7 @@ import {
   renameDescribeOrClose,
   renameParse,
 } from '../../../proxy/protocol/rewrite.js';
-
-function i16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeInt16BE(n);
-  return b;
-}
-function i32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-}
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-}
-function cstr(s: string): Buffer {
-  return Buffer.from(s + '\0', 'utf8');
-}
-function typed(type: string, ...parts: Buffer[]): Buffer {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([Buffer.from(type, 'latin1'), i32(body.length + 4), body]);
-}
-
-/** The frame placed inside a bigger buffer: junk before, and after it NULs and plausible bytes. */
-function embed(frame: Buffer): { buf: Buffer; start: number; end: number } {
-  const before = Buffer.from('junk-before', 'latin1');
-  const after = Buffer.from([0, 0, 0, 0, 0x53, 0x50, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0x10, 0]);
-  return { buf: Buffer.concat([before, frame, after]), start: before.length, end: before.length + frame.length };
-}
+import { cstr, embedFrontendFrame as embed, i16, i32, typed, u32 } from '../../helpers/wire-bytes.js';
 
 type Splice = (buf: Buffer, start: number, end: number, name: string) => Buffer;
 

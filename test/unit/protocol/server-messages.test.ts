@@ -31,24 +31,8 @@ import {
   rowDescription,
   typeOids,
 } from '../../../proxy/protocol/server-messages.js';
+import { cstr, i16, i32, typed } from '../../helpers/wire-bytes.js';
 
-function i16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeInt16BE(n);
-  return b;
-}
-function i32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-}
-function cstr(s: string): Buffer {
-  return Buffer.from(s + '\0', 'utf8');
-}
-function typed(type: string, ...parts: Buffer[]): Buffer {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([Buffer.from(type, 'latin1'), i32(body.length + 4), body]);
-}
 function hex(b: Buffer): string {
   return b.toString('hex');
 }
