@@ -9,14 +9,17 @@
 // hash_bytes_uint32_extended: Bob Jenkins' lookup3 with a 64-bit seed), src/include/common/hashfn.h
 // (hash_combine64), src/backend/access/hash/hashfunc.c (hashint2/4/8extended, hashtextextended),
 // src/backend/utils/adt/uuid.c (uuid_hash_extended) and src/backend/partitioning/partbounds.c
-// (compute_partition_hash_value, satisfies_hash_partition, HASH_PARTITION_SEED). Little-endian
-// byte order, as on every platform PostgreSQL runs on that pgshard supports (x86-64, arm64).
+// (compute_partition_hash_value, satisfies_hash_partition, HASH_PARTITION_SEED). Matches servers
+// of little-endian machines (x86-64, arm64); on big-endian ones PostgreSQL's byte hash (text, uuid
+// keys) reads words in the other order and differs.
 //
 // Representation: a 64-bit hash is a Hash64 `{ hi, lo }` of two unsigned 32-bit numbers
 // (value = hi * 2^32 + lo, i.e. the uint64 PostgreSQL computes). The hot path (partitionHash,
-// partitionBucket, bucketOf) uses only 32-bit integer arithmetic: no BigInt unless an int8 key is
-// given outside ±(2^53 - 1) or as a decimal string of 16+ digits. Seeds are bigint (they are
-// configuration, not data) and are converted once and cached.
+// partitionBucket, bucketOf) uses only 32-bit integer arithmetic and allocates at most the result:
+// a bigint int8 key is range-checked and split into halves through a BigInt64Array (no BigInt
+// arithmetic); only a decimal-string int8 key of 16+ digits is parsed with BigInt. Seeds are bigint
+// (configuration, not data), converted once and cached; the partition seed's state is precomputed.
+// Measured costs: docs/placement.md and bench/hash-bench.ts.
 //
 // Pure: no I/O, no timers. Module-level scratch state is only used synchronously.
 
@@ -71,12 +74,14 @@ const INIT_BASE = (0x9e3779b9 + 3923095) | 0;
 
 // ---------------------------------------------------------------------------------------------
 // lookup3 core. mix() and final() are written out inline (JS has no macros and they update three
-// variables); every copy is the same code. Values are kept as int32 (`| 0`); `>>> 0` at the end.
-// Results go to OUT_HI/OUT_LO (b and c of PostgreSQL's `((uint64) b << 32) | c`).
+// variables); every copy is the same code. Values are kept as int32 (`| 0`), which is uint32
+// arithmetic modulo 2^32. Results go to OUT[0]/OUT[1]: b and c of PostgreSQL's
+// `((uint64) b << 32) | c`.
 // ---------------------------------------------------------------------------------------------
 
-let OUT_HI = 0;
-let OUT_LO = 0;
+// Results of the cores. A typed array (which also does the int32 → uint32 conversion) measured
+// ~35% faster than module-level `let`s holding numbers >= 2^31.
+const OUT = new Uint32Array(2);
 
 /** Seeded lookup3 state for a 4-byte key (hash_bytes_uint32_extended before `a += k`). */
 interface Seeded4 {
@@ -107,7 +112,7 @@ const PS4_A = PART_STATE4.a;
 const PS4_B = PART_STATE4.b;
 const PS4_C = PART_STATE4.c;
 
-/** hash_bytes_uint32_extended(k, seed) from a precomputed seeded state; result in OUT_HI/OUT_LO. */
+/** hash_bytes_uint32_extended(k, seed) from a precomputed seeded state; result in OUT[0]/OUT[1]. */
 function uint32Core(k: number, a: number, b: number, c: number): void {
   a = (a + k) | 0;
   c ^= b; c = (c - ((b << 14) | (b >>> 18))) | 0;
@@ -117,11 +122,11 @@ function uint32Core(k: number, a: number, b: number, c: number): void {
   a ^= c; a = (a - ((c << 4) | (c >>> 28))) | 0;
   b ^= a; b = (b - ((a << 14) | (a >>> 18))) | 0;
   c ^= b; c = (c - ((b << 24) | (b >>> 8))) | 0;
-  OUT_HI = b >>> 0;
-  OUT_LO = c >>> 0;
+  OUT[0] = b;
+  OUT[1] = c;
 }
 
-/** hash_bytes_extended(k[0..len), seed); result in OUT_HI/OUT_LO. */
+/** hash_bytes_extended(k[0..len), seed); result in OUT[0]/OUT[1]. */
 function bytesCore(k: Uint8Array, len: number, seedHi: number, seedLo: number): void {
   let a = (INIT_BASE + len) | 0;
   let b = a;
@@ -173,13 +178,13 @@ function bytesCore(k: Uint8Array, len: number, seedHi: number, seedLo: number): 
   a ^= c; a = (a - ((c << 4) | (c >>> 28))) | 0;
   b ^= a; b = (b - ((a << 14) | (a >>> 18))) | 0;
   c ^= b; c = (c - ((b << 24) | (b >>> 8))) | 0;
-  OUT_HI = b >>> 0;
-  OUT_LO = c >>> 0;
+  OUT[0] = b;
+  OUT[1] = c;
 }
 
 /**
  * hash_bytes_extended of a 16-byte key given as four little-endian words (a uuid);
- * result in OUT_HI/OUT_LO.
+ * result in OUT[0]/OUT[1].
  */
 function words16Core(w0: number, w1: number, w2: number, w3: number, seedHi: number, seedLo: number): void {
   let a = (INIT_BASE + 16) | 0;
@@ -213,8 +218,8 @@ function words16Core(w0: number, w1: number, w2: number, w3: number, seedHi: num
   a ^= c; a = (a - ((c << 4) | (c >>> 28))) | 0;
   b ^= a; b = (b - ((a << 14) | (a >>> 18))) | 0;
   c ^= b; c = (c - ((b << 24) | (b >>> 8))) | 0;
-  OUT_HI = b >>> 0;
-  OUT_LO = c >>> 0;
+  OUT[0] = b;
+  OUT[1] = c;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,10 +251,11 @@ function isSpace(ch: number): boolean {
   return ch === 32 || (ch >= 9 && ch <= 13);
 }
 
-/** Bounds of a decimal integer literal: [start, end) of the digits, the sign, or null if invalid. */
-let DIGITS_START = 0;
-let DIGITS_END = 0;
-let DIGITS_NEG = false;
+/** What scanInteger found: [DIGITS_START, DIGITS_END) are the digits, DIGITS_NEG is 1 for '-'. */
+const DIGITS = new Int32Array(3);
+const DIGITS_START = 0;
+const DIGITS_END = 1;
+const DIGITS_NEG = 2;
 
 /** Scans PostgreSQL's integer syntax (pg_strtoint16/32/64 in 15): spaces, sign, digits, spaces. */
 function scanInteger(s: string): boolean {
@@ -274,9 +280,9 @@ function scanInteger(s: string): boolean {
   if (end === start) return false;
   while (i < n && isSpace(s.charCodeAt(i))) i++;
   if (i !== n) return false;
-  DIGITS_START = start;
-  DIGITS_END = end;
-  DIGITS_NEG = neg;
+  DIGITS[DIGITS_START] = start;
+  DIGITS[DIGITS_END] = end;
+  DIGITS[DIGITS_NEG] = neg ? 1 : 0;
   return true;
 }
 
@@ -300,13 +306,14 @@ function toInt32(type: 'int2' | 'int4', v: KeyValue, min: number, max: number): 
   }
   if (typeof v === 'string') {
     if (!scanInteger(v)) throw invalidSyntax(type, v);
-    // 16+ digits can only be in range with leading zeros; skip them so the value stays exact.
-    let i = DIGITS_START;
-    while (i < DIGITS_END - 1 && v.charCodeAt(i) === 48) i++;
-    if (DIGITS_END - i > 10) throw outOfRange(type, v);
+    const end = DIGITS[DIGITS_END]!;
+    // Skip leading zeros so that long zero-padded literals stay exact.
+    let i = DIGITS[DIGITS_START]!;
+    while (i < end - 1 && v.charCodeAt(i) === 48) i++;
+    if (end - i > 10) throw outOfRange(type, v);
     let x = 0;
-    for (; i < DIGITS_END; i++) x = x * 10 + (v.charCodeAt(i) - 48);
-    if (DIGITS_NEG) x = -x;
+    for (; i < end; i++) x = x * 10 + (v.charCodeAt(i) - 48);
+    if (DIGITS[DIGITS_NEG] === 1) x = -x;
     if (x < min || x > max) throw outOfRange(type, v);
     return x | 0;
   }
@@ -331,11 +338,18 @@ function foldInt8Number(n: number): number {
   return lo ^ hi ^ (hi >> 31);
 }
 
+// A bigint's two 32-bit halves through a typed array: no BigInt arithmetic (and no allocation).
+const INT64_SCRATCH = new BigInt64Array(1);
+const INT32_HALVES = new Int32Array(INT64_SCRATCH.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const LO_INDEX = LITTLE_ENDIAN ? 0 : 1;
+const HI_INDEX = LITTLE_ENDIAN ? 1 : 0;
+
 function foldInt8BigInt(v: bigint): number {
   if (v < INT8_MIN || v > INT8_MAX) throw outOfRange('int8', v);
-  const hi = Number(BigInt.asIntN(32, v >> 32n));
-  const lo = Number(BigInt.asUintN(32, v));
-  return lo ^ hi ^ (hi >> 31);
+  INT64_SCRATCH[0] = v;
+  const hi = INT32_HALVES[HI_INDEX]!;
+  return INT32_HALVES[LO_INDEX]! ^ hi ^ (hi >> 31);
 }
 
 function foldInt8(v: KeyValue): number {
@@ -346,57 +360,62 @@ function foldInt8(v: KeyValue): number {
     }
     throw new KeyValueError(`int8 key must be an integer, got ${v}`, '22P02');
   }
-  if (typeof v === 'bigint') {
-    // Number() of a bigint beyond ±(2^53 - 1) is never a safe integer, so this is exact.
-    const n = Number(v);
-    return Number.isSafeInteger(n) ? foldInt8Number(n) : foldInt8BigInt(v);
-  }
+  if (typeof v === 'bigint') return foldInt8BigInt(v);
   if (typeof v === 'string') {
     if (!scanInteger(v)) throw invalidSyntax('int8', v);
-    let i = DIGITS_START;
-    while (i < DIGITS_END - 1 && v.charCodeAt(i) === 48) i++;
-    if (DIGITS_END - i <= 15) {
+    const end = DIGITS[DIGITS_END]!;
+    const neg = DIGITS[DIGITS_NEG] === 1;
+    let i = DIGITS[DIGITS_START]!;
+    while (i < end - 1 && v.charCodeAt(i) === 48) i++;
+    if (end - i <= 15) {
+      // Below 10^15 < 2^53: exact as a number.
       let x = 0;
-      for (; i < DIGITS_END; i++) x = x * 10 + (v.charCodeAt(i) - 48);
-      return foldInt8Number(DIGITS_NEG ? -x : x);
+      for (; i < end; i++) x = x * 10 + (v.charCodeAt(i) - 48);
+      return foldInt8Number(neg ? -x : x);
     }
-    if (DIGITS_END - i > 19) throw outOfRange('int8', v);
-    const big = BigInt(v.slice(i, DIGITS_END));
-    const signed = DIGITS_NEG ? -big : big;
+    if (end - i > 19) throw outOfRange('int8', v);
+    const big = BigInt(v.slice(i, end));
+    const signed = neg ? -big : big;
     if (signed < INT8_MIN || signed > INT8_MAX) throw outOfRange('int8', v);
     return foldInt8BigInt(signed);
   }
   throw new TypeError(`int8 key must be a number, bigint or string, got ${describe(v)}`);
 }
 
-// UTF-8: ASCII strings are copied into a scratch buffer by a plain loop; others are encoded with
-// TextEncoder (into the scratch buffer when they surely fit).
+// UTF-8: short ASCII strings are copied into a scratch buffer by a plain loop (cheaper than a call
+// into the encoder); others are encoded with TextEncoder, into the scratch buffer when they surely
+// fit. Measured crossover (bench/hash-bench.ts) is around 12-16 characters.
 const SCRATCH = new Uint8Array(4096);
 const ENCODER = new TextEncoder();
-let TEXT_BYTES: Uint8Array = SCRATCH;
+const SHORT_ASCII_MAX = 12;
 
-/** Puts the UTF-8 bytes of s in TEXT_BYTES and returns their count. */
-function utf8(s: string): number {
+/**
+ * Writes the UTF-8 bytes of s into SCRATCH and returns their count, or returns -1 (writing
+ * nothing) when they might not fit.
+ */
+function utf8IntoScratch(s: string): number {
   const n = s.length;
-  if (n <= SCRATCH.length) {
+  if (n <= SHORT_ASCII_MAX) {
     let i = 0;
     for (; i < n; i++) {
       const ch = s.charCodeAt(i);
       if (ch >= 0x80) break;
       SCRATCH[i] = ch;
     }
-    if (i === n) {
-      TEXT_BYTES = SCRATCH;
-      return n;
-    }
-    if (n * 3 <= SCRATCH.length) {
-      TEXT_BYTES = SCRATCH;
-      return ENCODER.encodeInto(s, SCRATCH).written;
-    }
+    return i === n ? n : ENCODER.encodeInto(s, SCRATCH).written;
   }
-  const bytes = ENCODER.encode(s);
-  TEXT_BYTES = bytes;
-  return bytes.length;
+  return n * 3 <= SCRATCH.length ? ENCODER.encodeInto(s, SCRATCH).written : -1;
+}
+
+/** hash_bytes_extended of the UTF-8 bytes of s; result in OUT. */
+function stringCore(s: string, seedHi: number, seedLo: number): void {
+  const n = utf8IntoScratch(s);
+  if (n >= 0) {
+    bytesCore(SCRATCH, n, seedHi, seedLo);
+  } else {
+    const bytes = ENCODER.encode(s);
+    bytesCore(bytes, bytes.length, seedHi, seedLo);
+  }
 }
 
 /** Hex digit values by char code (0..127), -1 for non-hex. */
@@ -407,17 +426,15 @@ for (let d = 0; d < 6; d++) {
   HEX[97 + d] = 10 + d;
 }
 
-let UUID_W0 = 0;
-let UUID_W1 = 0;
-let UUID_W2 = 0;
-let UUID_W3 = 0;
+/** A parsed uuid: its 16 bytes as four little-endian words. */
+const UUID_WORDS = new Int32Array(4);
 
 function hexAt(s: string, i: number): number {
   const ch = s.charCodeAt(i);
   return ch < 128 ? HEX[ch]! : -1;
 }
 
-/** The byte written as two hex digits at s[i], s[i + 1] (garbage if they are not hex). */
+/** The byte written as two hex digits at s[i], s[i + 1]; negative if either is not a hex digit. */
 function hexByte(s: string, i: number): number {
   return (hexAt(s, i) << 4) | hexAt(s, i + 1);
 }
@@ -426,24 +443,22 @@ function invalidUuid(s: string): KeyValueError {
   return new KeyValueError(`invalid input syntax for type uuid: "${s}"`, '22P02');
 }
 
-/** Parses a uuid into UUID_W0..3 (its 16 bytes as little-endian words). */
+/** Parses a uuid into UUID_WORDS. */
 function loadUuid(v: KeyValue): void {
   if (typeof v === 'string') {
-    // Canonical 8-4-4-4-12 (any case): the common case, parsed without intermediate bytes.
+    // Canonical 8-4-4-4-12 (any case): the common case, parsed without intermediate bytes. A
+    // non-hex digit makes its byte negative.
     if (v.length === 36 && v.charCodeAt(8) === 45 && v.charCodeAt(13) === 45 && v.charCodeAt(18) === 45 && v.charCodeAt(23) === 45) {
-      let bad = 0;
-      for (let i = 0; i < 36; i++) {
-        if (i === 8 || i === 13 || i === 18 || i === 23) continue;
-        bad |= hexAt(v, i);
-      }
-      if (bad >= 0) {
-        UUID_W0 = hexByte(v, 0) | (hexByte(v, 2) << 8) | (hexByte(v, 4) << 16) | (hexByte(v, 6) << 24);
-        UUID_W1 = hexByte(v, 9) | (hexByte(v, 11) << 8) | (hexByte(v, 14) << 16) | (hexByte(v, 16) << 24);
-        UUID_W2 = hexByte(v, 19) | (hexByte(v, 21) << 8) | (hexByte(v, 24) << 16) | (hexByte(v, 26) << 24);
-        UUID_W3 = hexByte(v, 28) | (hexByte(v, 30) << 8) | (hexByte(v, 32) << 16) | (hexByte(v, 34) << 24);
-        return;
-      }
-      throw invalidUuid(v);
+      const b0 = hexByte(v, 0), b1 = hexByte(v, 2), b2 = hexByte(v, 4), b3 = hexByte(v, 6);
+      const b4 = hexByte(v, 9), b5 = hexByte(v, 11), b6 = hexByte(v, 14), b7 = hexByte(v, 16);
+      const b8 = hexByte(v, 19), b9 = hexByte(v, 21), b10 = hexByte(v, 24), b11 = hexByte(v, 26);
+      const b12 = hexByte(v, 28), b13 = hexByte(v, 30), b14 = hexByte(v, 32), b15 = hexByte(v, 34);
+      if ((b0 | b1 | b2 | b3 | b4 | b5 | b6 | b7 | b8 | b9 | b10 | b11 | b12 | b13 | b14 | b15) < 0) throw invalidUuid(v);
+      UUID_WORDS[0] = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);
+      UUID_WORDS[1] = b4 | (b5 << 8) | (b6 << 16) | (b7 << 24);
+      UUID_WORDS[2] = b8 | (b9 << 8) | (b10 << 16) | (b11 << 24);
+      UUID_WORDS[3] = b12 | (b13 << 8) | (b14 << 16) | (b15 << 24);
+      return;
     }
     loadUuidBytes(parseUuidText(v));
     return;
@@ -457,10 +472,10 @@ function loadUuid(v: KeyValue): void {
 }
 
 function loadUuidBytes(k: Uint8Array): void {
-  UUID_W0 = k[0]! | (k[1]! << 8) | (k[2]! << 16) | (k[3]! << 24);
-  UUID_W1 = k[4]! | (k[5]! << 8) | (k[6]! << 16) | (k[7]! << 24);
-  UUID_W2 = k[8]! | (k[9]! << 8) | (k[10]! << 16) | (k[11]! << 24);
-  UUID_W3 = k[12]! | (k[13]! << 8) | (k[14]! << 16) | (k[15]! << 24);
+  UUID_WORDS[0] = k[0]! | (k[1]! << 8) | (k[2]! << 16) | (k[3]! << 24);
+  UUID_WORDS[1] = k[4]! | (k[5]! << 8) | (k[6]! << 16) | (k[7]! << 24);
+  UUID_WORDS[2] = k[8]! | (k[9]! << 8) | (k[10]! << 16) | (k[11]! << 24);
+  UUID_WORDS[3] = k[12]! | (k[13]! << 8) | (k[14]! << 16) | (k[15]! << 24);
 }
 
 /**
@@ -506,7 +521,7 @@ export function hashInt2Extended(v: number, seed: bigint): Hash64 {
   const k = toInt32('int2', v, -32768, 32767);
   loadSeed(seed);
   uint32Core(k, seedState4.a, seedState4.b, seedState4.c);
-  return { hi: OUT_HI, lo: OUT_LO };
+  return { hi: OUT[0]!, lo: OUT[1]! };
 }
 
 /** hashint4extended(v, seed). v: an integer in [-2^31, 2^31 - 1]. */
@@ -514,7 +529,7 @@ export function hashInt4Extended(v: number, seed: bigint): Hash64 {
   const k = toInt32('int4', v, -2147483648, 2147483647);
   loadSeed(seed);
   uint32Core(k, seedState4.a, seedState4.b, seedState4.c);
-  return { hi: OUT_HI, lo: OUT_LO };
+  return { hi: OUT[0]!, lo: OUT[1]! };
 }
 
 /**
@@ -525,7 +540,7 @@ export function hashInt8Extended(v: bigint | string | number, seed: bigint): Has
   const k = foldInt8(v);
   loadSeed(seed);
   uint32Core(k, seedState4.a, seedState4.b, seedState4.c);
-  return { hi: OUT_HI, lo: OUT_LO };
+  return { hi: OUT[0]!, lo: OUT[1]! };
 }
 
 /**
@@ -536,14 +551,13 @@ export function hashInt8Extended(v: bigint | string | number, seed: bigint): Has
 export function hashTextExtended(s: string | Uint8Array, seed: bigint): Hash64 {
   loadSeed(seed);
   if (typeof s === 'string') {
-    const n = utf8(s);
-    bytesCore(TEXT_BYTES, n, seedHi, seedLo);
+    stringCore(s, seedHi, seedLo);
   } else if (s instanceof Uint8Array) {
     bytesCore(s, s.length, seedHi, seedLo);
   } else {
     throw new TypeError(`text key must be a string or bytes, got ${describe(s)}`);
   }
-  return { hi: OUT_HI, lo: OUT_LO };
+  return { hi: OUT[0]!, lo: OUT[1]! };
 }
 
 /** varchar's default hash opclass uses hashtextextended: same as hashTextExtended. */
@@ -555,14 +569,14 @@ export function hashVarcharExtended(s: string | Uint8Array, seed: bigint): Hash6
 export function hashUuidExtended(uuid: string | Uint8Array, seed: bigint): Hash64 {
   loadUuid(uuid);
   loadSeed(seed);
-  words16Core(UUID_W0, UUID_W1, UUID_W2, UUID_W3, seedHi, seedLo);
-  return { hi: OUT_HI, lo: OUT_LO };
+  words16Core(UUID_WORDS[0]!, UUID_WORDS[1]!, UUID_WORDS[2]!, UUID_WORDS[3]!, seedHi, seedLo);
+  return { hi: OUT[0]!, lo: OUT[1]! };
 }
 
 /** hash_combine64(a, b): a ^ (b + 0x49a0f4dd15e5a8e3 + (a << 54) + (a >> 7)), modulo 2^64. */
 export function hashCombine64(a: Hash64, b: Hash64): Hash64 {
   combine(a.hi, a.lo, b.hi, b.lo);
-  return { hi: OUT_HI, lo: OUT_LO };
+  return { hi: OUT[0]!, lo: OUT[1]! };
 }
 
 function combine(aHi: number, aLo: number, bHi: number, bLo: number): void {
@@ -574,15 +588,15 @@ function combine(aHi: number, aLo: number, bHi: number, bLo: number): void {
   const sumLo = bLo + COMBINE_LO + shrLo; // < 3 * 2^32: exact
   const carry = sumLo >= 2 * TWO_32 ? 2 : sumLo >= TWO_32 ? 1 : 0;
   const sumHi = bHi + COMBINE_HI + shlHi + shrHi + carry;
-  OUT_HI = (aHi ^ sumHi) >>> 0;
-  OUT_LO = (aLo ^ sumLo) >>> 0;
+  OUT[0] = aHi ^ sumHi;
+  OUT[1] = aLo ^ sumLo;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Partitioning.
 // ---------------------------------------------------------------------------------------------
 
-/** The per-type hash with HASH_PARTITION_SEED, into OUT_HI/OUT_LO. */
+/** The per-type hash with HASH_PARTITION_SEED, into OUT[0]/OUT[1]. */
 function partitionTypeHash(type: KeyType, value: KeyValue): void {
   switch (type) {
     case 'int4':
@@ -597,8 +611,7 @@ function partitionTypeHash(type: KeyType, value: KeyValue): void {
     case 'text':
     case 'varchar':
       if (typeof value === 'string') {
-        const n = utf8(value);
-        bytesCore(TEXT_BYTES, n, PART_SEED_HI, PART_SEED_LO);
+        stringCore(value, PART_SEED_HI, PART_SEED_LO);
       } else if (value instanceof Uint8Array) {
         bytesCore(value, value.length, PART_SEED_HI, PART_SEED_LO);
       } else {
@@ -607,7 +620,7 @@ function partitionTypeHash(type: KeyType, value: KeyValue): void {
       return;
     case 'uuid':
       loadUuid(value);
-      words16Core(UUID_W0, UUID_W1, UUID_W2, UUID_W3, PART_SEED_HI, PART_SEED_LO);
+      words16Core(UUID_WORDS[0]!, UUID_WORDS[1]!, UUID_WORDS[2]!, UUID_WORDS[3]!, PART_SEED_HI, PART_SEED_LO);
       return;
     default: {
       const never: never = type;
@@ -626,8 +639,8 @@ const ZERO: Hash64 = Object.freeze({ hi: 0, lo: 0 });
 export function partitionHash(type: KeyType, value: KeyValue): Hash64 {
   if (value === null) return ZERO;
   partitionTypeHash(type, value);
-  combine(0, 0, OUT_HI, OUT_LO);
-  return { hi: OUT_HI, lo: OUT_LO };
+  combine(0, 0, OUT[0]!, OUT[1]!);
+  return { hi: OUT[0]!, lo: OUT[1]! };
 }
 
 /**
@@ -644,9 +657,9 @@ export function partitionHashRow(types: readonly KeyType[], values: readonly Key
     const value = values[i];
     if (value === null || value === undefined) continue;
     partitionTypeHash(types[i]!, value);
-    combine(hi, lo, OUT_HI, OUT_LO);
-    hi = OUT_HI;
-    lo = OUT_LO;
+    combine(hi, lo, OUT[0]!, OUT[1]!);
+    hi = OUT[0]!;
+    lo = OUT[1]!;
   }
   return { hi, lo };
 }
@@ -675,8 +688,8 @@ function remainder(hi: number, lo: number, modulus: number): number {
 export function partitionBucket(type: KeyType, value: KeyValue, modulus: number): number {
   if (value === null) return remainder(0, 0, modulus);
   partitionTypeHash(type, value);
-  combine(0, 0, OUT_HI, OUT_LO);
-  return remainder(OUT_HI, OUT_LO, modulus);
+  combine(0, 0, OUT[0]!, OUT[1]!);
+  return remainder(OUT[0]!, OUT[1]!, modulus);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 //   partition with remainder b for that modulus.
 // So a stored hash pins both the hash and, through that verified relation, the bucket.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
