@@ -2,7 +2,7 @@
 // The `pgshard` command: demo, start, check-config. Parses arguments (commander), builds the
 // config and runs the proxy; everything else lives in the modules it calls.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
@@ -12,6 +12,7 @@ import { ProxyServer } from './proxy-server.js';
 import { PGSHARD_VERSION } from './version.js';
 import { checkConfigFile, ConfigError, formatProblem, loadConfigFile, parseConfig } from '../topology/config/load-config.js';
 import { startLocalCluster, type LocalCluster } from './demo/local-cluster.js';
+import { postgresBinDir } from './demo/postgres-node.js';
 
 function intOption(min: number, max: number) {
   return (value: string): number => {
@@ -42,6 +43,12 @@ function stopOnSignal(stop: () => Promise<void>): void {
 }
 
 async function runDemo(opts: { shards: number; replicas: number; port: number; dir?: string }): Promise<void> {
+  if (!existsSync(join(postgresBinDir, 'initdb'))) {
+    throw new Error(
+      `PostgreSQL 15 server binaries not found in ${postgresBinDir}: install them (Debian/Ubuntu: ` +
+        `apt-get install postgresql-15) or point PGSHARD_PG_BIN at their directory`,
+    );
+  }
   // Without --dir the cluster makes a temp dir and removes it on stop; with --dir the data stays.
   const dir = opts.dir === undefined ? undefined : resolve(opts.dir);
   const user = 'app';
