@@ -63,7 +63,6 @@ class Pending {
   /** For proxy-made Query items: called at its ReadyForQuery with the first error, if any. */
   onDone: ((error: Map<string, string> | null) => void) | null = null;
   error: Map<string, string> | null = null;
-  lastTag = '';
 
   reset(): void {
     this.synth = null;
@@ -72,7 +71,6 @@ class Pending {
     this.effectIndex = 0;
     this.onDone = null;
     this.error = null;
-    this.lastTag = '';
   }
 }
 

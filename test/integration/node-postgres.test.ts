@@ -221,6 +221,15 @@ async function holdBoth(t: Tap): Promise<{ pids: number[]; holders: pg.Client[];
   };
 }
 
+/** Runs `check` with client `c` forced onto the server connection it is not on now. */
+async function onOtherConnection(t: Tap, c: pg.Client, check: () => Promise<void>): Promise<void> {
+  const pid = await backendPid(c);
+  const hold = await holdBoth(t);
+  await hold.release(hold.pids.find((p) => p !== pid)!);
+  await check();
+  await hold.releaseAll();
+}
+
 void t.test('SET is carried across transactions under transaction pooling', async (t) => {
   // 6 clients, each with its own application_name and search_path, on 2 server connections: the
   // proxy must replay each client's settings wherever its next transaction runs.
@@ -321,24 +330,18 @@ void t.test('SET inside a rolled-back transaction is reverted', async (t) => {
   await a.query('BEGIN');
   await a.query("SET work_mem = '6MB'");
   await a.query('COMMIT');
-  const pid = await backendPid(a);
-  const hold3 = await holdBoth(t);
-  await hold3.release(hold3.pids.find((p) => p !== pid)!);
-  t.equal((await one<{ work_mem: string }>(a, 'SHOW work_mem')).work_mem, '6MB', 'committed SET replayed on the other connection');
-  await hold3.releaseAll();
+  await onOtherConnection(t, a, async () => {
+    t.equal((await one<{ work_mem: string }>(a, 'SHOW work_mem')).work_mem, '6MB', 'committed SET replayed on the other connection');
+  });
   // Same with the SET and COMMIT in one query string.
   await a.query("BEGIN; SET work_mem = '8MB'; COMMIT");
-  const pid2 = await backendPid(a);
-  const hold4 = await holdBoth(t);
-  await hold4.release(hold4.pids.find((p) => p !== pid2)!);
-  t.equal((await one<{ work_mem: string }>(a, 'SHOW work_mem')).work_mem, '8MB', 'SET committed in a multi-statement string is carried');
-  await hold4.releaseAll();
+  await onOtherConnection(t, a, async () => {
+    t.equal((await one<{ work_mem: string }>(a, 'SHOW work_mem')).work_mem, '8MB', 'SET committed in a multi-statement string is carried');
+  });
   await a.query("BEGIN; SET work_mem = '3MB'; ROLLBACK");
-  const pid3 = await backendPid(a);
-  const hold5 = await holdBoth(t);
-  await hold5.release(hold5.pids.find((p) => p !== pid3)!);
-  t.equal((await one<{ work_mem: string }>(a, 'SHOW work_mem')).work_mem, '8MB', 'SET rolled back in a multi-statement string is not');
-  await hold5.releaseAll();
+  await onOtherConnection(t, a, async () => {
+    t.equal((await one<{ work_mem: string }>(a, 'SHOW work_mem')).work_mem, '8MB', 'SET rolled back in a multi-statement string is not');
+  });
 });
 
 void t.test('binary results', async (t) => {
