@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { createLogger } from './logger.js';
 import { ProxyServer } from './proxy-server.js';
 import { PGSHARD_VERSION } from './version.js';
-import { checkConfigFile, ConfigError, formatProblem, loadConfigFile, parseConfig } from '../topology/config/load-config.js';
+import { checkConfigFile, ConfigError, formatProblem, loadConfigFile } from '../topology/config/load-config.js';
 import { startLocalCluster, type LocalCluster } from './demo/local-cluster.js';
 import { postgresBinDir } from './demo/postgres-node.js';
 
@@ -82,10 +82,11 @@ async function runDemo(opts: { shards: number; replicas: number; port: number; d
         })),
       },
     ],
+    state: { dir: join(cluster.dir, 'pgshard-state') },
   };
   const configPath = join(cluster.dir, 'pgshard.yaml');
   writeFileSync(configPath, stringify(rawConfig), { mode: 0o600 });
-  const config = parseConfig(rawConfig);
+  const config = loadConfigFile(configPath);
   proxy = new ProxyServer(config, { configPath, log });
   const addr = await proxy.start();
   process.stdout.write(

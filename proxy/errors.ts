@@ -21,6 +21,7 @@ export const SqlState = {
   syntaxError: '42601',
   duplicatePreparedStatement: '42P05',
   invalidStatementName: '26000',
+  inFailedTransaction: '25P02',
   internalError: 'XX000',
 } as const;
 export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
@@ -91,6 +92,9 @@ export class ProxyError extends Error {
   }
   static adminSyntax(message: string, hint?: string): ProxyError {
     return new ProxyError(SqlState.syntaxError, message, 'ERROR', hint === undefined ? {} : { hint });
+  }
+  static inFailedTransaction(): ProxyError {
+    return new ProxyError(SqlState.inFailedTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
   }
   static duplicatePreparedStatement(name: string): ProxyError {
     return new ProxyError(SqlState.duplicatePreparedStatement, `prepared statement "${name}" already exists`);

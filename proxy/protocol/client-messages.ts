@@ -243,6 +243,63 @@ export function decodeBindNames(buf: Buffer, start: number, end: number): { port
   };
 }
 
+export interface BindMessage {
+  readonly portal: string;
+  readonly statement: string;
+  /** Per parameter: 0 text, 1 binary (Bind's 0/1/n format codes expanded). */
+  readonly paramFormats: number[];
+  /** Parameter values as copies (null: SQL NULL): they outlive the read buffer the frame is in. */
+  readonly values: (Buffer | null)[];
+  /** Result column format codes exactly as sent (0, 1 or n entries). */
+  readonly resultFormats: number[];
+}
+
+/** Bind ('B') in full: for statements the proxy plans or runs on several shards. */
+export function decodeBind(buf: Buffer, start: number, end: number): BindMessage {
+  const msg = 'Bind';
+  const portalEnd = cstringEnd(buf, start + BODY, end, msg, 'portal name');
+  const statementEnd = cstringEnd(buf, portalEnd + 1, end, msg, 'statement name');
+  let pos = statementEnd + 1;
+  need(pos, 2, end, msg, 'parameter format count');
+  const formatCount = buf.readUInt16BE(pos);
+  pos += 2;
+  need(pos, formatCount * 2, end, msg, 'parameter formats');
+  const codes = new Array<number>(formatCount);
+  for (let i = 0; i < formatCount; i++, pos += 2) codes[i] = buf.readInt16BE(pos);
+  need(pos, 2, end, msg, 'parameter count');
+  const count = buf.readUInt16BE(pos);
+  pos += 2;
+  if (formatCount > 1 && formatCount !== count) throw malformed(msg, `${formatCount} parameter formats for ${count} parameters`);
+  const values = new Array<Buffer | null>(count);
+  const paramFormats = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    need(pos, 4, end, msg, 'parameter length');
+    const len = buf.readInt32BE(pos);
+    pos += 4;
+    if (len < 0) values[i] = null;
+    else {
+      need(pos, len, end, msg, 'parameter value');
+      values[i] = Buffer.from(buf.subarray(pos, pos + len));
+      pos += len;
+    }
+    paramFormats[i] = formatCount === 0 ? 0 : formatCount === 1 ? codes[0]! : codes[i]!;
+  }
+  need(pos, 2, end, msg, 'result format count');
+  const resultCount = buf.readUInt16BE(pos);
+  pos += 2;
+  need(pos, resultCount * 2, end, msg, 'result formats');
+  const resultFormats = new Array<number>(resultCount);
+  for (let i = 0; i < resultCount; i++, pos += 2) resultFormats[i] = buf.readInt16BE(pos);
+  expectEnd(pos, end, msg);
+  return {
+    portal: buf.toString('utf8', start + BODY, portalEnd),
+    statement: buf.toString('utf8', portalEnd + 1, statementEnd),
+    paramFormats,
+    values,
+    resultFormats,
+  };
+}
+
 function decodeTargetAndName(buf: Buffer, start: number, end: number, msg: string): { target: 'S' | 'P'; name: string } {
   need(start + BODY, 1, end, msg, 'target');
   const byte = buf[start + BODY]!;

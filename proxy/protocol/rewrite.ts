@@ -110,6 +110,43 @@ export function buildClose(target: 'S' | 'P', name: string): Buffer {
   return frame;
 }
 
+/** A Bind frame: portal, statement, parameters (each with its own format code) and result formats. */
+export function buildBind(
+  portal: string,
+  statement: string,
+  paramFormats: readonly number[],
+  values: readonly (Uint8Array | null)[],
+  resultFormats: readonly number[],
+): Buffer {
+  let body = cstringBytes(portal, 'portal name') + cstringBytes(statement, 'statement name') + 2 + paramFormats.length * 2 + 2;
+  for (const v of values) body += 4 + (v === null ? 0 : v.length);
+  body += 2 + resultFormats.length * 2;
+  const frame = frameOf(BIND, body);
+  let pos = putCString(frame, portal, BODY);
+  pos = putCString(frame, statement, pos);
+  pos = frame.writeUInt16BE(paramFormats.length, pos);
+  for (const f of paramFormats) pos = frame.writeInt16BE(f, pos);
+  pos = frame.writeUInt16BE(values.length, pos);
+  for (const v of values) {
+    if (v === null) pos = frame.writeInt32BE(-1, pos);
+    else {
+      pos = frame.writeInt32BE(v.length, pos);
+      frame.set(v, pos);
+      pos += v.length;
+    }
+  }
+  pos = frame.writeUInt16BE(resultFormats.length, pos);
+  for (const f of resultFormats) pos = frame.writeInt16BE(f, pos);
+  return frame;
+}
+
+/** An Execute frame for `portal` (0 rows: no limit). */
+export function buildExecute(portal: string, maxRows: number): Buffer {
+  const frame = frameOf(0x45, cstringBytes(portal, 'portal name') + 4);
+  frame.writeInt32BE(maxRows, putCString(frame, portal, BODY));
+  return frame;
+}
+
 /** Simple Query. */
 export function buildQuery(sql: string): Buffer {
   const frame = frameOf(0x51, cstringBytes(sql, 'query'));

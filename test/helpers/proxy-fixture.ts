@@ -12,6 +12,7 @@ import { Writable } from 'node:stream';
 import { ProxyServer } from '../../proxy/proxy-server.js';
 import { createLogger, silentLogger, type Logger } from '../../proxy/logger.js';
 import { parseConfig } from '../../topology/config/load-config.js';
+import { join } from 'node:path';
 import type { Config } from '../../topology/config/config-types.js';
 import { withCluster, type LocalCluster, type TeardownTarget } from '../harness/cluster.js';
 
@@ -36,9 +37,13 @@ export interface ProxyOptions {
   captureLogs?: boolean;
   /** listen.tls: PEM certificate and key files (absolute paths). */
   tls?: { certFile: string; keyFile: string };
+  /** Raw `sharding:` section of the database (tables, referenceTables, modulus). */
+  sharding?: Record<string, unknown>;
 }
 
 export interface ClusterOptions {
+  /** Number of shards (default 1). */
+  shards?: number;
   replicas?: 0 | 1;
   settings?: Record<string, string | number>;
 }
@@ -79,14 +84,23 @@ export function rawConfigFor(cluster: LocalCluster, opts: ProxyOptions = {}): Re
     databases: [
       {
         name: DATABASE,
-        shards: [{ name: 'shard0', primary, replicas: shard.replicas.map((r) => ({ host: r.host, port: r.port })) }],
+        shards: cluster.shards.map((s, i) => ({
+          name: `shard${i}`,
+          primary: i === 0 ? primary : { host: s.primary.host, port: s.primary.port },
+          replicas: s.replicas.map((r) => ({ host: r.host, port: r.port })),
+        })),
+        ...(opts.sharding !== undefined ? { sharding: opts.sharding } : {}),
       },
     ],
     pool: { ...(opts.pool ?? {}) },
     limits: { shutdownTimeoutMs: 2000, ...(opts.limits ?? {}) },
     log: { level: opts.captureLogs ? 'debug' : 'silent' },
+    // Never inside the checkout: each proxy gets its own state directory in the cluster's temp dir.
+    state: { dir: join(cluster.dir, `pgshard-state-${++stateDirs}`) },
   };
 }
+
+let stateDirs = 0;
 
 function urlFor(host: string, port: number, user: FixtureUser, db: string): string {
   const e = encodeURIComponent;
@@ -133,7 +147,7 @@ export async function startProxyOn(t: TeardownTarget, cluster: LocalCluster, opt
 /** A 1-shard cluster with the fixture's users (same passwords) and the database `appdb`, stopped when `t` ends. */
 export function startTestCluster(t: TeardownTarget, opts: ClusterOptions = {}): Promise<LocalCluster> {
   return withCluster(t, {
-    shards: 1,
+    shards: opts.shards ?? 1,
     replicas: opts.replicas ?? 0,
     users: Object.entries(USERS).map(([name, u]) => ({ name, password: u.password })),
     databases: [DATABASE],

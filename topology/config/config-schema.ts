@@ -65,6 +65,9 @@ export const userSchema = z.strictObject({
 
 // ------------------------------------------------------------------------------------------- databases
 
+/** An optional section: absent or empty (`pool:` with every key commented out, i.e. null) means defaults. */
+const section = <T extends z.ZodType>(schema: T) => z.preprocess((value) => value ?? {}, schema);
+
 export const nodeAddressSchema = z.strictObject({
   host: nonEmptyString,
   port,
@@ -94,18 +97,56 @@ function withDefaultShardNames(value: unknown): unknown {
   );
 }
 
+export const SHARD_KEY_TYPES = ['int2', 'int4', 'int8', 'text', 'varchar', 'uuid'] as const;
+export const SHARD_METHODS = ['hash', 'range', 'list'] as const;
+const shardIndex = integer(0, 10_000);
+// Integer-ness is checked against the key type by shardingIssues, with a clearer message than a union's.
+const keyValue = z.union([z.string(), z.number()]);
+
+export const rangePieceSchema = z.strictObject({
+  from: keyValue.nullable().default(null),
+  to: keyValue.nullable().default(null),
+  shard: shardIndex,
+});
+
+export const listPieceSchema = z.strictObject({
+  values: z.array(keyValue).min(1),
+  shard: shardIndex,
+});
+
+/** Postgres folds unquoted names to lower case; so do rule names (a quoted mixed-case name is written as is). */
+const relationName = nonEmptyString.regex(/^[^.\s]+(\.[^.\s]+)?$/, 'expected "table" or "schema.table"');
+
+export const shardedTableSchema = z.strictObject({
+  name: relationName,
+  column: nonEmptyString,
+  type: z.enum(SHARD_KEY_TYPES).nullable().default(null),
+  method: z.enum(SHARD_METHODS).default('hash'),
+  ranges: z.array(rangePieceSchema).default([]),
+  lists: z.array(listPieceSchema).default([]),
+  default: shardIndex.nullable().default(null),
+});
+
+export const shardingSchema = z.strictObject({
+  modulus: integer(1, 1 << 20).default(1024),
+  tables: z.preprocess((v) => v ?? [], z.array(shardedTableSchema)),
+  referenceTables: z.preprocess((v) => v ?? [], z.array(relationName)),
+});
+
 export const databaseObjectSchema = z.strictObject({
   name: nonEmptyString.refine((name) => name !== ADMIN_DATABASE, {
     message: `"${ADMIN_DATABASE}" is reserved for the admin console`,
   }),
   backendDatabase: nonEmptyString.optional(),
   shards: z.preprocess(withDefaultShardNames, z.array(shardSchema).min(1)),
+  sharding: section(shardingSchema),
 });
 
 export const databaseSchema = databaseObjectSchema.transform((db) => ({
   name: db.name,
   backendDatabase: db.backendDatabase ?? db.name,
   shards: db.shards,
+  sharding: db.sharding,
 }));
 
 // ------------------------------------------------------------------------------------ pool, limits, log
@@ -132,6 +173,14 @@ export const limitsSchema = z.strictObject({
   authTimeoutMs: millis(1).default(60_000),
   queryTimeoutMs: millis(0).default(0),
   shutdownTimeoutMs: millis(0).default(10_000),
+  mergeRowsMax: integer(1, Number.MAX_SAFE_INTEGER).default(1_000_000),
+  mergeBytesMax: integer(1_024, Number.MAX_SAFE_INTEGER).default(268_435_456),
+  planCacheEntriesMax: integer(1, 10_000_000).default(10_000),
+  copyRowBytesMax: integer(1_024, 1_073_741_824).default(67_108_864),
+});
+
+export const stateSchema = z.strictObject({
+  dir: nonEmptyString.default('pgshard-state'),
 });
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -142,9 +191,6 @@ export const logSchema = z.strictObject({
 
 // ---------------------------------------------------------------------------------------------- config
 
-/** An optional section: absent or empty (`pool:` with every key commented out, i.e. null) means defaults. */
-const section = <T extends z.ZodType>(schema: T) => z.preprocess((value) => value ?? {}, schema);
-
 export const configObjectSchema = z.strictObject({
   listen: section(listenSchema),
   users: z.array(userSchema).min(1),
@@ -152,6 +198,7 @@ export const configObjectSchema = z.strictObject({
   pool: section(poolSchema),
   limits: section(limitsSchema),
   log: section(logSchema),
+  state: section(stateSchema),
 });
 
 type IssuePath = (string | number)[];
@@ -235,6 +282,7 @@ export function crossFieldIssues(value: unknown): CrossFieldIssue[] {
         (i) => ['databases', d, 'shards', i],
         defaulted,
       );
+      issues.push(...shardingIssues(db['sharding'], shards.length, ['databases', d, 'sharding']));
       // Within one database every node must be a different server: two shards (or a shard and its
       // replica) on the same host:port would be the same backend database.
       const seen = new Map<string, IssuePath>();
@@ -260,6 +308,64 @@ export function crossFieldIssues(value: unknown): CrossFieldIssue[] {
       });
     });
   }
+  return issues;
+}
+
+/** Sharding rules that span fields: shard indexes in range, each method with its own pieces, no table twice. */
+function shardingIssues(sharding: unknown, shardCount: number, at: IssuePath): CrossFieldIssue[] {
+  const issues: CrossFieldIssue[] = [];
+  if (!isRecord(sharding)) return issues;
+  const checkShard = (value: unknown, path: IssuePath) => {
+    const n = coerceInteger(value);
+    if (typeof n === 'number' && Number.isInteger(n) && n >= shardCount)
+      issues.push({ path, message: `shard ${n} does not exist (the database has ${shardCount} shard${shardCount === 1 ? '' : 's'}, numbered from 0)` });
+  };
+  const seen = new Map<string, IssuePath>();
+  const claim = (name: unknown, path: IssuePath) => {
+    if (typeof name !== 'string') return;
+    const other = seen.get(name);
+    if (other === undefined) seen.set(name, path);
+    else issues.push({ path, message: `table ${JSON.stringify(name)} already has a rule at ${formatIssuePath(other)}` });
+  };
+  const tables = sharding['tables'];
+  if (Array.isArray(tables)) {
+    tables.forEach((table: unknown, i) => {
+      if (!isRecord(table)) return;
+      const path: IssuePath = [...at, 'tables', i];
+      claim(table['name'], [...path, 'name']);
+      const method = table['method'] ?? 'hash';
+      const ranges = Array.isArray(table['ranges']) ? (table['ranges'] as unknown[]) : [];
+      const lists = Array.isArray(table['lists']) ? (table['lists'] as unknown[]) : [];
+      if (method !== 'range' && ranges.length > 0) issues.push({ path: [...path, 'ranges'], message: `only for method "range" (method is "${String(method)}")` });
+      if (method !== 'list' && lists.length > 0) issues.push({ path: [...path, 'lists'], message: `only for method "list" (method is "${String(method)}")` });
+      if (method !== 'list' && table['default'] !== undefined && table['default'] !== null)
+        issues.push({ path: [...path, 'default'], message: `only for method "list" (method is "${String(method)}")` });
+      if (method === 'range' && ranges.length === 0) issues.push({ path: [...path, 'ranges'], message: 'a range rule needs at least one range' });
+      if (method === 'list' && lists.length === 0) issues.push({ path: [...path, 'lists'], message: 'a list rule needs at least one list' });
+      if (method !== 'hash' && (table['type'] === undefined || table['type'] === null))
+        issues.push({ path: [...path, 'type'], message: `required for method "${String(method)}" (bounds and values are compared by type)` });
+      // Integer keys compare as integers: a bound like 1.5 or "ten" could never be placed.
+      const integral = table['type'] === 'int2' || table['type'] === 'int4' || table['type'] === 'int8';
+      const checkValue = (v: unknown, p: IssuePath) => {
+        if (integral && v !== null && v !== undefined && !/^-?\d+$/.test(String(v)))
+          issues.push({ path: p, message: `${JSON.stringify(v)} is not an integer (the key type is ${String(table['type'])})` });
+      };
+      ranges.forEach((r, j) => {
+        if (!isRecord(r)) return;
+        checkShard(r['shard'], [...path, 'ranges', j, 'shard']);
+        checkValue(r['from'], [...path, 'ranges', j, 'from']);
+        checkValue(r['to'], [...path, 'ranges', j, 'to']);
+      });
+      lists.forEach((l, j) => {
+        if (!isRecord(l)) return;
+        checkShard(l['shard'], [...path, 'lists', j, 'shard']);
+        if (Array.isArray(l['values'])) l['values'].forEach((v: unknown, k) => checkValue(v, [...path, 'lists', j, 'values', k]));
+      });
+      checkShard(table['default'], [...path, 'default']);
+    });
+  }
+  const refs = sharding['referenceTables'];
+  if (Array.isArray(refs)) refs.forEach((name: unknown, i) => claim(name, [...at, 'referenceTables', i]));
   return issues;
 }
 
@@ -299,6 +405,11 @@ const KNOWN_KEYS: ReadonlyMap<string, readonly string[]> = new Map<string, reado
   ['databases[].shards[]', Object.keys(shardSchema.shape)],
   ['databases[].shards[].primary', Object.keys(nodeAddressSchema.shape)],
   ['databases[].shards[].replicas[]', Object.keys(nodeAddressSchema.shape)],
+  ['databases[].sharding', Object.keys(shardingSchema.shape)],
+  ['databases[].sharding.tables[]', Object.keys(shardedTableSchema.shape)],
+  ['databases[].sharding.tables[].ranges[]', Object.keys(rangePieceSchema.shape)],
+  ['databases[].sharding.tables[].lists[]', Object.keys(listPieceSchema.shape)],
+  ['state', Object.keys(stateSchema.shape)],
   ['pool', Object.keys(poolSchema.shape)],
   ['limits', Object.keys(limitsSchema.shape)],
   ['log', Object.keys(logSchema.shape)],

@@ -42,12 +42,50 @@ export interface ShardConfig {
   readonly replicas: readonly NodeAddress[];
 }
 
+export type ShardKeyTypeName = 'int2' | 'int4' | 'int8' | 'text' | 'varchar' | 'uuid';
+export type ShardMethodName = 'hash' | 'range' | 'list';
+
+/** A piece of a range rule: keys in [from, to) live on shard (null bound: unbounded). */
+export interface RangePieceConfig {
+  readonly from: string | number | null;
+  readonly to: string | number | null;
+  readonly shard: number;
+}
+
+export interface ListPieceConfig {
+  readonly values: readonly (string | number)[];
+  readonly shard: number;
+}
+
+export interface ShardedTableConfig {
+  /** `table` or `schema.table`, as Postgres folds it (lower case unless quoted when created). */
+  readonly name: string;
+  /** The partition key column. */
+  readonly column: string;
+  /** The key column's type; null: read from the catalog or learnt from the CREATE TABLE. */
+  readonly type: ShardKeyTypeName | null;
+  readonly method: ShardMethodName;
+  readonly ranges: readonly RangePieceConfig[];
+  readonly lists: readonly ListPieceConfig[];
+  /** List rules: the shard of values in no list (null: such rows are refused). */
+  readonly default: number | null;
+}
+
+export interface ShardingConfig {
+  /** Number of hash buckets keys map to; resharding moves whole buckets. */
+  readonly modulus: number;
+  readonly tables: readonly ShardedTableConfig[];
+  /** Small tables copied to every shard: writes go to all shards, reads to one. */
+  readonly referenceTables: readonly string[];
+}
+
 export interface DatabaseConfig {
   /** The name clients put in their startup message. */
   readonly name: string;
   /** The database name on every shard (defaults to name). */
   readonly backendDatabase: string;
   readonly shards: readonly ShardConfig[];
+  readonly sharding: ShardingConfig;
 }
 
 export interface PoolConfig {
@@ -80,6 +118,22 @@ export interface LimitsConfig {
   readonly queryTimeoutMs: number;
   /** How long shutdown waits for running transactions before closing clients. */
   readonly shutdownTimeoutMs: number;
+  /** Rows a multi-shard merge may hold at once (groups, DISTINCT values, queued rows); beyond: 54000. */
+  readonly mergeRowsMax: number;
+  /** Bytes a multi-shard merge may hold at once; beyond: 54000. */
+  readonly mergeBytesMax: number;
+  /** Parsed statements kept in the plan cache. */
+  readonly planCacheEntriesMax: number;
+  /** Largest COPY row the proxy splits across shards. */
+  readonly copyRowBytesMax: number;
+}
+
+export interface StateConfig {
+  /**
+   * Directory for what must survive a restart: sharding rules added at runtime and the two-phase commit
+   * decision log. Relative paths are relative to the config file's directory.
+   */
+  readonly dir: string;
 }
 
 export interface LogConfig {
@@ -93,6 +147,7 @@ export interface Config {
   readonly pool: PoolConfig;
   readonly limits: LimitsConfig;
   readonly log: LogConfig;
+  readonly state: StateConfig;
 }
 
 /** The database name reserved for the admin console. */

@@ -318,7 +318,11 @@ function validate(input: unknown, env: NodeJS.ProcessEnv, fileContext: FileConte
     problems.push(problem);
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
-  return deepFreeze(result.data);
+  const config = result.data;
+  // The state directory, like TLS files, is relative to the config file (to the working directory
+  // for a config given as an object).
+  const stateDir = resolve(fileContext?.dir ?? '.', config.state.dir);
+  return deepFreeze({ ...config, state: { dir: stateDir } });
 }
 
 // ------------------------------------------------------------------------------------------- API

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, knownKeysAt } from '../../../topology/config/config-schema.js';
 import { ADMIN_DATABASE, type Config } from '../../../topology/config/config-types.js';
@@ -50,7 +50,12 @@ void t.test('a minimal config gets every default', async (t) => {
       { name: 'app', password: 'pw', auth: 'scram-sha-256', admin: false, serverUser: null, serverPassword: null, poolSizeMax: null },
     ],
     databases: [
-      { name: 'app', backendDatabase: 'app', shards: [{ name: 'shard0', primary: { host: 'db1', port: 5432 }, replicas: [] }] },
+      {
+        name: 'app',
+        backendDatabase: 'app',
+        shards: [{ name: 'shard0', primary: { host: 'db1', port: 5432 }, replicas: [] }],
+        sharding: { modulus: 1024, tables: [], referenceTables: [] },
+      },
     ],
     pool: {
       mode: 'transaction',
@@ -71,8 +76,13 @@ void t.test('a minimal config gets every default', async (t) => {
       authTimeoutMs: 60000,
       queryTimeoutMs: 0,
       shutdownTimeoutMs: 10000,
+      mergeRowsMax: 1000000,
+      mergeBytesMax: 268435456,
+      planCacheEntriesMax: 10000,
+      copyRowBytesMax: 67108864,
     },
     log: { level: 'info' },
+    state: { dir: resolve('pgshard-state') },
   };
   t.strictSame(config, expected);
 });
@@ -110,7 +120,7 @@ void t.test('empty sections (null in YAML) take their defaults', async (t) => {
   });
   const config = loadConfigFile(join(dir, 'pgshard.yaml'), {});
   const expected = parseConfig({ ...minimal(), databases: [{ name: 'app', shards: [{ primary: { host: 'h', port: 5432 } }] }] }, {});
-  t.strictSame(config, expected);
+  t.strictSame(config, { ...expected, state: { dir: join(dir, 'pgshard-state') } }, 'state.dir is relative to the file');
   t.strictSame(problemsOf(t, () => parseConfig({ ...minimal(), users: null }, {})), [{ path: 'users', message: 'expected a list, got null' }]);
 });
 
@@ -534,6 +544,9 @@ void t.test('docs/configuration.md: its YAML examples validate and it documents 
     ['pool', ['pool']],
     ['limits', ['limits']],
     ['log', ['log']],
+    ['state', ['state']],
+    ['sharding', ['databases', 0, 'sharding']],
+    ['sharding.tables[i]', ['databases', 0, 'sharding', 'tables', 0]],
   ];
   for (const [prefix, path] of sections)
     for (const key of knownKeysAt(path) ?? []) t.ok(doc.includes(`\`${prefix}.${key}\``), `${prefix}.${key} is documented`);
@@ -627,4 +640,47 @@ void t.test('no problem message ever contains a password', async (t) => {
     t.notOk(String(err).includes(secret));
     t.notOk(JSON.stringify(err).includes(secret));
   }
+});
+
+void t.test('sharding rules: defaults, and every cross-field problem named by its key', async (t) => {
+  const withSharding = (sharding: unknown) => ({
+    ...minimal(),
+    databases: [{ name: 'app', shards: [{ primary: { host: 'a', port: 5432 } }, { primary: { host: 'b', port: 5432 } }], sharding }],
+  });
+  const ok = parseConfig(withSharding({ tables: [{ name: 'orders', column: 'customer_id' }], referenceTables: ['countries'] }), {});
+  t.strictSame(ok.databases[0]?.sharding, {
+    modulus: 1024,
+    tables: [{ name: 'orders', column: 'customer_id', type: null, method: 'hash', ranges: [], lists: [], default: null }],
+    referenceTables: ['countries'],
+  });
+  const problems = problemsOf(t, () =>
+    parseConfig(
+      withSharding({
+        modulus: 0,
+        tables: [
+          { name: 'a', column: 'k', method: 'range', ranges: [{ to: 10, shard: 2 }] },
+          { name: 'b', column: 'k', type: 'text', method: 'list' },
+          { name: 'c', column: 'k', type: 'int8', lists: [{ values: [1], shard: 0 }] },
+          { name: 'a', column: 'k', type: 'float8' },
+          { name: 'x.y.z', column: 'k', colum: 'k' },
+          { name: 'r', column: 'k', type: 'int4', method: 'range', ranges: [{ from: 1.5, to: 'ten', shard: 0 }] },
+        ],
+        referenceTables: ['b'],
+      }),
+      {},
+    ),
+  );
+  const at = (path: string) => find(problems, path).map((p) => p.message);
+  t.match(at('databases[0].sharding.modulus'), [/>= 1|at least 1|too small/i]);
+  t.match(at('databases[0].sharding.tables[0].ranges[0].shard'), [/shard 2 does not exist \(the database has 2 shards/]);
+  t.match(at('databases[0].sharding.tables[0].type'), [/required for method "range"/]);
+  t.match(at('databases[0].sharding.tables[1].lists'), [/needs at least one list/]);
+  t.match(at('databases[0].sharding.tables[2].lists'), [/only for method "list"/]);
+  t.match(at('databases[0].sharding.tables[3].name'), [/already has a rule at databases\[0\]\.sharding\.tables\[0\]/]);
+  t.equal(at('databases[0].sharding.tables[3].type').length, 1, 'an unknown key type is named');
+  t.equal(at('databases[0].sharding.tables[4].name').length, 1, 'a name with two dots is refused');
+  t.match(at('databases[0].sharding.tables[4].colum'), [/column/], 'a misspelt key gets a suggestion');
+  t.match(at('databases[0].sharding.referenceTables[0]'), [/already has a rule/]);
+  t.match(at('databases[0].sharding.tables[5].ranges[0].from'), [/1\.5 is not an integer \(the key type is int4\)/]);
+  t.match(at('databases[0].sharding.tables[5].ranges[0].to'), [/"ten" is not an integer/]);
 });

@@ -1,0 +1,169 @@
+// What the planner decides for one SQL statement: where it runs and, when it runs on several shards,
+// how their results merge. Pure data produced by planner/planner.ts and consumed by proxy/executor.
+// Every consumer switches over `kind` exhaustively (assertNever), so a new variant is a compile error
+// wherever it must be handled.
+
+import type { ReferenceTableRule, ShardedTableRule } from './sharding-rules.js';
+import type { KeyType } from './hash/pg-hash.js';
+
+export type Access = 'read' | 'write';
+
+/** A number written in the SQL (LIMIT 10) or bound later ($1, 0-based index here). */
+export type ValueRef =
+  | { readonly kind: 'literal'; readonly value: bigint }
+  | { readonly kind: 'param'; readonly index: number };
+
+/** Bound parameters of an extended-protocol Bind (or none for the simple protocol). */
+export interface BoundParams {
+  /** Raw values as sent in Bind; null is SQL NULL. */
+  readonly values: readonly (Uint8Array | null)[];
+  /** Per value: 0 text, 1 binary (already expanded from Bind's 0/1/n format codes). */
+  readonly formats: readonly number[];
+  /** Parameter type OIDs from Parse (0 = left to the server). */
+  readonly types: readonly number[];
+}
+
+/** Per-session routing settings the planner honours. */
+export interface SessionRouting {
+  /** SET pgshard.shard = N: every statement goes to shard N. */
+  readonly shard: number | null;
+}
+
+/** A column of the shard query's result: visible (the client sees it) or hidden (appended for the merge). */
+export interface ColumnRef {
+  readonly hidden: boolean;
+  /** Index among the visible columns, or among the hidden ones (which follow all visible columns). */
+  readonly index: number;
+}
+
+export interface SortKey {
+  readonly column: ColumnRef;
+  readonly descending: boolean;
+  /** As Postgres defaults it: NULLS FIRST for DESC, NULLS LAST for ASC, unless written. */
+  readonly nullsFirst: boolean;
+}
+
+/** How one output column of an aggregate query is combined across shards. */
+export type MergeColumn =
+  | { readonly kind: 'group' }
+  | { readonly kind: 'count' }
+  | { readonly kind: 'sum' }
+  | { readonly kind: 'min' }
+  | { readonly kind: 'max' }
+  | { readonly kind: 'bool_and' }
+  | { readonly kind: 'bool_or' }
+  /** The shards return sum(x) in this column and count(x) in `count`; the client sees sum / count. */
+  | { readonly kind: 'avg'; readonly count: ColumnRef };
+
+export type Operand =
+  | { readonly kind: 'column'; readonly column: ColumnRef }
+  /** A constant in its text form (null: SQL NULL). */
+  | { readonly kind: 'literal'; readonly text: string | null }
+  | { readonly kind: 'param'; readonly index: number };
+
+export type CompareOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
+
+/** A HAVING condition, evaluated by the proxy on merged groups. */
+export type Predicate =
+  | { readonly kind: 'and'; readonly args: readonly Predicate[] }
+  | { readonly kind: 'or'; readonly args: readonly Predicate[] }
+  | { readonly kind: 'not'; readonly arg: Predicate }
+  | { readonly kind: 'compare'; readonly op: CompareOp; readonly left: Operand; readonly right: Operand }
+  | { readonly kind: 'is-null'; readonly negated: boolean; readonly arg: Operand };
+
+export interface AggregateMerge {
+  /** One entry per shard result column: visible ones first, then hidden ones. */
+  readonly columns: readonly MergeColumn[];
+  readonly having: Predicate | null;
+}
+
+/** How the results of a multi-shard read are combined. Applied in this order: aggregate, having, distinct, order, offset/limit. */
+export interface Merge {
+  /** Columns appended to the shard query only for the merge; stripped before rows reach the client. */
+  readonly hiddenColumns: number;
+  readonly aggregate: AggregateMerge | null;
+  readonly distinct: boolean;
+  readonly orderBy: readonly SortKey[];
+  readonly limit: ValueRef | null;
+  readonly offset: ValueRef | null;
+}
+
+export type TxAction =
+  | { readonly kind: 'begin' }
+  | { readonly kind: 'commit' }
+  | { readonly kind: 'rollback' }
+  | { readonly kind: 'savepoint'; readonly name: string }
+  | { readonly kind: 'release'; readonly name: string }
+  | { readonly kind: 'rollback-to'; readonly name: string }
+  /** PREPARE TRANSACTION / COMMIT PREPARED / ROLLBACK PREPARED issued by the client itself. */
+  | { readonly kind: 'two-phase'; readonly command: 'prepare' | 'commit-prepared' | 'rollback-prepared'; readonly gid: string };
+
+/** A sharded table's key type learnt from a CREATE TABLE passing through. */
+export interface LearnedKeyType {
+  readonly table: string;
+  readonly keyType: KeyType;
+}
+
+export interface InsertPart {
+  readonly shard: number;
+  /** The INSERT with only this shard's rows; parameters renumbered $1.. in the order of `params`. */
+  readonly sql: string;
+  /** 0-based indexes of the original parameters this part binds, in its own $1.. order. */
+  readonly params: readonly number[];
+}
+
+export type Plan =
+  /** Runs unchanged on one shard. The hot path: no rewrite. */
+  | { readonly kind: 'single'; readonly shard: number; readonly access: Access }
+  /** Runs unchanged on any one shard (no table, catalog/tool queries, reference-table reads, SET/SHOW). */
+  | { readonly kind: 'any'; readonly access: Access; readonly reason: 'no-table' | 'catalog' | 'reference-read' | 'utility' }
+  /** Runs `sql` (rewritten for the merge, or the original text) on `shards` and merges. */
+  | {
+      readonly kind: 'scatter';
+      readonly shards: readonly number[];
+      readonly access: Access;
+      readonly sql: string;
+      readonly merge: Merge;
+    }
+  /**
+   * Runs unchanged on every shard (DDL, reference-table writes, maintenance). `transactional` is false
+   * for statements Postgres refuses inside a transaction block (VACUUM, CREATE INDEX CONCURRENTLY...).
+   * A reference-table write reports one shard's command tag; DDL the common tag.
+   */
+  | {
+      readonly kind: 'broadcast';
+      readonly reason: 'ddl' | 'reference-write' | 'maintenance';
+      readonly transactional: boolean;
+      readonly learned: readonly LearnedKeyType[];
+    }
+  /** A multi-row INSERT whose rows live on different shards. Command tags and RETURNING rows are summed/concatenated. */
+  | { readonly kind: 'split-insert'; readonly parts: readonly InsertPart[] }
+  /**
+   * COPY ... FROM STDIN into a sharded or reference table: rows are split per shard (reference: copied to
+   * all). `columns` is the COPY column list, or null for the table's own column order (the executor
+   * reads it from the catalog).
+   */
+  | {
+      readonly kind: 'copy-in';
+      readonly table: ShardedTableRule | ReferenceTableRule;
+      readonly columns: readonly string[] | null;
+      readonly format: 'text' | 'csv';
+      readonly delimiter: string;
+      readonly quote: string;
+      readonly escape: string;
+      readonly header: boolean;
+      readonly nullString: string;
+    }
+  /** COPY ... TO STDOUT from a sharded table: every shard's rows, concatenated. */
+  | { readonly kind: 'copy-out'; readonly shards: readonly number[] }
+  | { readonly kind: 'transaction'; readonly action: TxAction }
+  /** SET / RESET / SHOW of a pgshard.* setting: answered by the proxy, never sent to a shard. */
+  | { readonly kind: 'pgshard-setting'; readonly command: 'set' | 'reset' | 'show'; readonly name: string; readonly value: string | null }
+  /** Cannot be routed safely: 0A000 with `hint` saying why and what to do. */
+  | { readonly kind: 'unsupported'; readonly message: string; readonly hint: string };
+
+export interface StatementPlan {
+  /** The statement's own text (one statement of a multi-statement Query string). */
+  readonly text: string;
+  readonly plan: Plan;
+}
