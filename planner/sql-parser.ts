@@ -1,8 +1,10 @@
-// The only importer of the SQL parser: libpg-query, PostgreSQL 15's own grammar compiled to WASM.
+// The only importer of the SQL parser (libpg-query, PostgreSQL 15's own grammar compiled to WASM) and
+// of its deparser (pgsql-deparser 15, AST back to SQL for rewritten statements).
 // Pure apart from the one-time WASM load (initSqlParser, awaited by the composition root before
 // the first query). A statement that does not parse is a normal outcome, not an exception.
 
 import { loadModule, parseSync } from 'libpg-query';
+import { deparseSync } from 'pgsql-deparser';
 
 /** One raw statement: the parser's node (a one-key object like { SelectStmt: {...} }) and its text. */
 export interface RawStatement {
@@ -42,4 +44,13 @@ export function parseSql(sql: string): ParseResult {
     statements.push({ node: s.stmt, text: bytes.subarray(start, end).toString('utf8').trim() });
   }
   return { ok: true, statements };
+}
+
+/**
+ * SQL text for one statement node of the same shape parseSql returns (libpg-query 15's AST), through
+ * pgsql-deparser 15. Used for rewritten statements (scatter reads, split INSERTs). Throws if the
+ * deparser cannot print the node; callers treat that as "cannot rewrite".
+ */
+export function deparseStatement(node: Record<string, unknown>): string {
+  return deparseSync(node as Parameters<typeof deparseSync>[0], { pretty: false });
 }

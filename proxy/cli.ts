@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
 import { createLogger } from './logger.js';
 import { ProxyServer } from './proxy-server.js';
+import { createExampleSchema, EXAMPLE_QUERIES, EXAMPLE_SHARDING } from './demo/example-schema.js';
 import { PGSHARD_VERSION } from './version.js';
 import { checkConfigFile, ConfigError, formatProblem, loadConfigFile } from '../topology/config/load-config.js';
 import { startLocalCluster, type LocalCluster } from './demo/local-cluster.js';
@@ -80,6 +81,7 @@ async function runDemo(opts: { shards: number; replicas: number; port: number; d
           primary: { host: s.primary.host, port: s.primary.port },
           replicas: s.replicas.map((r) => ({ host: r.host, port: r.port })),
         })),
+        sharding: EXAMPLE_SHARDING,
       },
     ],
     state: { dir: join(cluster.dir, 'pgshard-state') },
@@ -89,11 +91,16 @@ async function runDemo(opts: { shards: number; replicas: number; port: number; d
   const config = loadConfigFile(configPath);
   proxy = new ProxyServer(config, { configPath, log });
   const addr = await proxy.start();
+  const url = `postgres://${user}:${password}@${addr.host}:${addr.port}/app`;
+  await createExampleSchema(url);
   process.stdout.write(
     [
       `config: ${configPath}`,
-      `admin:  psql postgres://${user}:${password}@${addr.host}:${addr.port}/pgshard  (SHOW POOLS, SHOW CLIENTS, ...)`,
-      `ready: postgres://${user}:${password}@${addr.host}:${addr.port}/app`,
+      `admin:  psql postgres://${user}:${password}@${addr.host}:${addr.port}/pgshard  (SHOW TABLES, SHOW POOLS, SHOW CLIENTS, ...)`,
+      'example schema: customers (sharded by id), orders (co-located with customers by customer_id), countries (reference table)',
+      `  routed to one shard:  ${EXAMPLE_QUERIES.routed}`,
+      `  scatter-gather:       ${EXAMPLE_QUERIES.scatter}`,
+      `ready: ${url}`,
       '',
     ].join('\n'),
   );

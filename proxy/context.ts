@@ -9,6 +9,8 @@ import type { ServerConnection } from './backend/server-connection.js';
 import type { StatementRegistry } from './backend/statement-registry.js';
 import type { Logger } from './logger.js';
 import type { AdminView } from './admin/admin-command.js';
+import type { ShardingAdmin } from './admin/sharding-admin.js';
+import type { RelayRouting } from './session/query-relay.js';
 
 export interface ClientInfo {
   readonly id: number;
@@ -27,14 +29,18 @@ export interface ProxyContext {
   readonly statements: StatementRegistry;
   readonly classifier: SessionEffectClassifier;
   readonly tls: SecureContext | null;
-  /** The pool serving (database, user) on the database's first shard primary. */
-  poolFor(database: DatabaseConfig, user: UserConfig): NodePool;
+  /** The pools serving (database, user): one per shard, on its primary, in shard order. */
+  poolsFor(database: DatabaseConfig, user: UserConfig): readonly NodePool[];
+  /** How a client of `database` routes over `pools`; null when it has one shard and no rules. */
+  routingFor(database: DatabaseConfig, pools: readonly NodePool[]): RelayRouting | null;
   /** Asks the node to cancel what this server connection is running (CancelRequest on a new socket). */
   cancelBackend(conn: ServerConnection): void;
   /** Reloads config from its file (admin RELOAD); throws ConfigError with every problem. */
   reload(): Promise<void>;
   /** Live pools and clients, for the admin console. */
   readonly admin: AdminView;
+  /** Sharding rules of every database, and adding rules at runtime (admin SHARD TABLE / REFERENCE TABLE). */
+  readonly sharding: ShardingAdmin;
   readonly startedAt: number;
   readonly version: string;
 }

@@ -18,10 +18,22 @@ export const SqlState = {
   adminShutdown: '57P01',
   featureNotSupported: '0A000',
   programLimitExceeded: '54000',
+  numericValueOutOfRange: '22003',
   syntaxError: '42601',
   duplicatePreparedStatement: '42P05',
   invalidStatementName: '26000',
+  badCopyFileFormat: '22P04',
   inFailedTransaction: '25P02',
+  noActiveTransaction: '25P01',
+  checkViolation: '23514',
+  undefinedObject: '42704',
+  invalidParameterValue: '22023',
+  invalidCursorName: '34000',
+  invalidSavepoint: '3B001',
+  duplicateObject: '42710',
+  datatypeMismatch: '42804',
+  invalidObjectDefinition: '42P17',
+  ioError: '58030',
   internalError: 'XX000',
 } as const;
 export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
@@ -90,8 +102,59 @@ export class ProxyError extends Error {
   static limitExceeded(message: string, hint?: string): ProxyError {
     return new ProxyError(SqlState.programLimitExceeded, message, 'ERROR', hint === undefined ? {} : { hint });
   }
+  /** A value the proxy computed (a sum merged across shards) leaves its type's range, worded as PostgreSQL's. */
+  static valueOutOfRange(message: string): ProxyError {
+    return new ProxyError(SqlState.numericValueOutOfRange, message);
+  }
   static adminSyntax(message: string, hint?: string): ProxyError {
     return new ProxyError(SqlState.syntaxError, message, 'ERROR', hint === undefined ? {} : { hint });
+  }
+  /** An admin command naming a database the config does not have (the session stays). */
+  static adminUnknownDatabase(database: string, known: readonly string[]): ProxyError {
+    return new ProxyError(SqlState.unknownDatabase, `database "${database}" does not exist`, 'ERROR', {
+      hint: `Databases in the config: ${known.join(', ')}.`,
+    });
+  }
+  /** SHARD TABLE / REFERENCE TABLE for a table that already has a sharding rule. */
+  static duplicateRule(message: string, hint?: string): ProxyError {
+    return new ProxyError(SqlState.duplicateObject, message, 'ERROR', hint === undefined ? {} : { hint });
+  }
+  /** A sharding rule placing rows on a shard the database does not have. */
+  static undefinedShard(message: string): ProxyError {
+    return new ProxyError(SqlState.undefinedObject, message);
+  }
+  /** A value in a sharding rule that does not fit the key type. */
+  static ruleValueMismatch(message: string): ProxyError {
+    return new ProxyError(SqlState.datatypeMismatch, message);
+  }
+  /** A sharding rule that cannot place rows consistently (empty or overlapping ranges, a value listed twice). */
+  static invalidRule(message: string): ProxyError {
+    return new ProxyError(SqlState.invalidObjectDefinition, message);
+  }
+  /** The state directory could not be written; the change it was saving did not happen. */
+  static stateWriteFailed(message: string): ProxyError {
+    return new ProxyError(SqlState.ioError, message);
+  }
+  static noShardForKey(table: string, key: string | null): ProxyError {
+    return new ProxyError(SqlState.checkViolation, `no shard of "${table}" holds the key value`, 'ERROR', {
+      detail: key === null ? 'The key is NULL, and no range or list piece takes NULL.' : 'The value is outside every range or list of the table\'s rule.',
+      hint: 'Add a piece (or a list default) covering the value to the sharding rule.',
+    });
+  }
+  static noActiveTransaction(message: string): ProxyError {
+    return new ProxyError(SqlState.noActiveTransaction, message);
+  }
+  static unknownSetting(name: string): ProxyError {
+    return new ProxyError(SqlState.undefinedObject, `unrecognized configuration parameter "${name}"`);
+  }
+  static invalidParameterValue(message: string): ProxyError {
+    return new ProxyError(SqlState.invalidParameterValue, message);
+  }
+  static unknownPortal(name: string): ProxyError {
+    return new ProxyError(SqlState.invalidCursorName, `portal "${name}" does not exist`);
+  }
+  static unknownSavepoint(name: string): ProxyError {
+    return new ProxyError(SqlState.invalidSavepoint, `savepoint "${name}" does not exist`);
   }
   static inFailedTransaction(): ProxyError {
     return new ProxyError(SqlState.inFailedTransaction, 'current transaction is aborted, commands ignored until end of transaction block');
@@ -101,6 +164,13 @@ export class ProxyError extends Error {
   }
   static unknownPreparedStatement(name: string): ProxyError {
     return new ProxyError(SqlState.invalidStatementName, `prepared statement "${name}" does not exist`);
+  }
+  /** Malformed COPY FROM STDIN data, found while splitting rows among shards (PostgreSQL's own code). */
+  static badCopyData(message: string, detail?: string, hint?: string): ProxyError {
+    const fields: ErrorFields = {};
+    if (detail !== undefined) fields.detail = detail;
+    if (hint !== undefined) fields.hint = hint;
+    return new ProxyError(SqlState.badCopyFileFormat, message, 'ERROR', fields);
   }
   static fromServer(fields: ServerErrorFields, severity: Severity): ProxyError {
     return serverError(fields, severity);

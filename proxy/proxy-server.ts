@@ -16,10 +16,20 @@ import type { ProxyContext } from './context.js';
 import type { AdminView, ClientView } from './admin/admin-command.js';
 import { SessionEffectClassifier } from '../planner/session-effects.js';
 import { initSqlParser } from '../planner/sql-parser.js';
-import type { Config, DatabaseConfig, UserConfig } from '../topology/config/config-types.js';
+import type { Config, DatabaseConfig, ShardingConfig, UserConfig } from '../topology/config/config-types.js';
 import { loadConfigFile } from '../topology/config/load-config.js';
 import { errorResponseFrame } from './errors.js';
 import { PGSHARD_VERSION } from './version.js';
+import { join } from 'node:path';
+import { ShardedDatabase } from './executor/sharded-database.js';
+import { TwoPhaseCoordinator } from './executor/two-phase-commit.js';
+import { Planner } from '../planner/planner.js';
+import { buildShardingRules } from '../topology/sharding/sharding-rules-builder.js';
+import { DecisionLog, makeGid } from '../topology/state/decision-log.js';
+import { loadProxyId } from '../topology/state/proxy-id.js';
+import { RulesStore } from '../topology/sharding/rules-store.js';
+import { listShardingRules } from './admin/sharding-admin.js';
+import { recoverInDoubt } from './executor/in-doubt-recovery.js';
 
 const CLASSIFIER_CACHE_ENTRIES = 10_000;
 
@@ -42,6 +52,13 @@ export class ProxyServer implements ClientRegistry {
   private config: Config;
   private readonly server: net.Server;
   private readonly pools = new Map<string, NodePool>();
+  private readonly sharded = new Map<string, { config: DatabaseConfig; version: string; database: ShardedDatabase }>();
+  private rulesStore: RulesStore | null = null;
+  /** Bumped when a runtime rule is added: every database's snapshot is rebuilt on next use. */
+  private rulesVersion = 0;
+  private decisionLog: DecisionLog | null = null;
+  /** Names this proxy's prepared transactions (stable across restarts), so recovery resolves its own. */
+  private proxyId = '';
   private readonly clients = new Map<number, ClientConnection>();
   private readonly ctx: ProxyContext;
   private secureContext: tls.SecureContext | null;
@@ -66,9 +83,20 @@ export class ProxyServer implements ClientRegistry {
       get tls() {
         return currentTls();
       },
-      poolFor: (db, user) => this.poolFor(db, user),
+      poolsFor: (db, user) => db.shards.map((_, shard) => this.poolFor(db, user, shard)),
+      routingFor: (db, pools) => this.shardedDatabase(db)?.routingFor(pools) ?? null,
       cancelBackend: (conn) => this.cancelBackend(conn),
       reload: () => this.reload(),
+      sharding: {
+        rules: () => listShardingRules(this.config, (d) => this.rulesStore?.rulesFor(d) ?? { tables: [], referenceTables: [] }),
+        add: async (database, rule) => {
+          if (this.rulesStore === null) throw ProxyError.internal('the rules store is opened at start');
+          await this.rulesStore.add(database, rule);
+          this.rulesVersion++;
+          const db = this.config.databases.find((d) => d.name === database);
+          if (db !== undefined) this.shardedDatabase(db);
+        },
+      },
       admin,
       startedAt: Date.now(),
       version: PGSHARD_VERSION,
@@ -85,6 +113,14 @@ export class ProxyServer implements ClientRegistry {
   /** Loads the SQL parser, then listens; resolves with the bound address. */
   async start(): Promise<{ host: string; port: number }> {
     await initSqlParser();
+    this.proxyId = await loadProxyId(this.config.state.dir);
+    this.rulesStore = await RulesStore.open(this.config.state.dir);
+    // A runtime rule that no longer fits the config (a shard it names is gone) stops the start, named.
+    for (const db of this.config.databases) this.rulesStore.effectiveRules(db);
+    this.decisionLog = await DecisionLog.open(join(this.config.state.dir, 'pgshard-2pc.log'));
+    // Transactions a previous run left prepared are resolved before any client can look at the data.
+    const recovered = await recoverInDoubt(this.config, this.decisionLog, this.proxyId, this.options.log);
+    if (recovered.committed + recovered.rolledBack + recovered.unreachable.length > 0) this.options.log.info(recovered, 'in-doubt recovery done');
     const { host, port } = this.config.listen;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -113,6 +149,7 @@ export class ProxyServer implements ClientRegistry {
     for (const c of this.clients.values()) c.fatal(ProxyError.shuttingDown());
     for (const pool of this.pools.values()) pool.close();
     await closed;
+    await this.decisionLog?.close();
   }
 
   // ClientRegistry
@@ -150,11 +187,48 @@ export class ProxyServer implements ClientRegistry {
     new ClientConnection(socket, this.ctx, this);
   }
 
-  private poolFor(db: DatabaseConfig, user: UserConfig): NodePool {
-    const key = `${db.name}\u0000${user.name}`;
+  /** The rules a database runs with: its config section plus the rules added at runtime. */
+  private effectiveSharding(db: DatabaseConfig): ShardingConfig {
+    return this.rulesStore === null ? db.sharding : this.rulesStore.effectiveRules(db).effective;
+  }
+
+  /**
+   * The sharding of a database, or null when it has one shard and no rules (its clients then skip
+   * routing). Long-lived per database; its rules snapshot is rebuilt when the config or the runtime
+   * rules change, so sessions (and their open multi-shard transactions) survive a rules change.
+   */
+  private shardedDatabase(db: DatabaseConfig): ShardedDatabase | null {
+    const sharding = this.effectiveSharding(db);
+    if (db.shards.length === 1 && sharding.tables.length === 0 && sharding.referenceTables.length === 0) return null;
+    const version = `${this.rulesVersion}`;
+    let sharded = this.sharded.get(db.name);
+    if (sharded !== undefined && sharded.config === db && sharded.version === version) return sharded.database;
+    const rules = buildShardingRules(sharding, db.shards.length);
+    const planner = new Planner(rules, { cacheEntriesMax: this.config.limits.planCacheEntriesMax });
+    if (sharded === undefined) sharded = { config: db, version, database: new ShardedDatabase(rules, planner, this.ctx, this.twoPhase()) };
+    else {
+      sharded.database.setRules(rules, planner);
+      sharded = { config: db, version, database: sharded.database };
+    }
+    this.sharded.set(db.name, sharded);
+    return sharded.database;
+  }
+
+  private twoPhase(): TwoPhaseCoordinator {
+    const log = this.decisionLog;
+    if (log === null) throw ProxyError.internal('the decision log is opened at start');
+    return new TwoPhaseCoordinator(
+      log,
+      () => makeGid(this.proxyId),
+      (gid, shards) => this.options.log.warn({ gid, shards }, 'two-phase commit logged but not finished on every shard; recovery will finish it'),
+    );
+  }
+
+  private poolFor(db: DatabaseConfig, user: UserConfig, shardIndex: number): NodePool {
+    const key = `${db.name}\u0000${user.name}\u0000${shardIndex}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
-      const shard = db.shards[0]!;
+      const shard = db.shards[shardIndex]!;
       pool = new NodePool(
         `${db.name}/${shard.name}/primary`,
         {
@@ -180,11 +254,13 @@ export class ProxyServer implements ClientRegistry {
     if (path === undefined) throw ProxyError.unsupported('RELOAD needs the proxy to be started with a config file');
     const next = loadConfigFile(path);
     const secure = this.buildTls(next);
+    // Runtime rules must still fit the new config (all or nothing, like the config itself).
+    for (const db of next.databases) this.rulesStore?.effectiveRules(db);
     for (const [key, pool] of this.pools) {
-      const [dbName, userName] = key.split('\u0000') as [string, string];
+      const [dbName, userName, shardIndex] = key.split('\u0000') as [string, string, string];
       const db = next.databases.find((d) => d.name === dbName);
       const user = next.users.find((u) => u.name === userName);
-      const shard = db?.shards[0];
+      const shard = db?.shards[Number(shardIndex)];
       const login = pool.login;
       const same =
         db !== undefined && user !== undefined && shard !== undefined &&

@@ -4,6 +4,7 @@
 import type { ColumnSpec } from '../protocol/server-messages.js';
 import type { ProxyContext } from '../context.js';
 import type { NodePool } from '../backend/node-pool.js';
+import type { TokenReader } from './admin-tokens.js';
 
 export interface ClientView {
   readonly id: number;
@@ -34,15 +35,47 @@ export interface AdminResult {
   readonly tag: string;
 }
 
-export interface AdminCommand {
+/** Runs a command (with its arguments, once parsed). */
+export type AdminExecute = (ctx: ProxyContext, view: AdminView) => Promise<AdminResult> | AdminResult;
+
+interface AdminCommandBase {
   /** The words that name it, upper case, e.g. ['SHOW', 'POOLS']. */
   readonly words: readonly string[];
   readonly help: string;
+}
+
+/** A command without arguments: its words and nothing else. */
+export interface PlainAdminCommand extends AdminCommandBase {
+  execute(ctx: ProxyContext, view: AdminView): Promise<AdminResult> | AdminResult;
+}
+
+/** A command with arguments after its words. */
+export interface ParsedAdminCommand extends AdminCommandBase {
+  /** The full syntax, the hint of its syntax errors. */
+  readonly syntax: string;
+  /**
+   * Reads the arguments (the tokens after `words`) and returns what to run. Throws 42601 saying what
+   * was expected where; checks that need the running proxy (database names, existing rules) belong in
+   * the returned function.
+   */
+  parse(args: TokenReader): AdminExecute;
+}
+
+export type AdminCommand = PlainAdminCommand | ParsedAdminCommand;
+
+/** A command found in a statement, its arguments parsed: ready to run. */
+export interface AdminInvocation {
+  readonly command: AdminCommand;
   execute(ctx: ProxyContext, view: AdminView): Promise<AdminResult> | AdminResult;
 }
 
 export function textColumns(...names: string[]): ColumnSpec[] {
   return names.map((name) => ({ name, typeOid: 25 }));
+}
+
+/** A command's result without rows: just its CommandComplete tag (e.g. `SHARD TABLE`). */
+export function tagResult(tag: string): AdminResult {
+  return { columns: [], rows: [], tag };
 }
 
 export function rowsResult(columns: readonly ColumnSpec[], rows: (string | number | boolean | null)[][]): AdminResult {

@@ -328,8 +328,9 @@ export class ClientConnection implements FrameHandler {
     }
     const database = this.ctx.config().databases.find((d) => d.name === this.database);
     if (database === undefined) throw ProxyError.unknownDatabase(this.database);
-    const pool = this.ctx.poolFor(database, user);
-    const relay = new QueryRelay(this, this.ctx, pool, this.startupParams, this.ctx.config().pool.mode === 'session');
+    const pools = this.ctx.poolsFor(database, user);
+    const routing = this.ctx.routingFor(database, pools);
+    const relay = new QueryRelay(this, this.ctx, pools, this.startupParams, this.ctx.config().pool.mode === 'session', routing);
     this.relay = relay;
     relay.login().then(
       (params) => {

@@ -18,13 +18,17 @@ import { decodeBindNames, decodeClose, decodeDescribe, decodeExecute, decodePars
 import { decodeCommandTag, decodeErrorFields } from '../protocol/backend-messages.js';
 import { buildClose, buildParse, buildQuery, renameBindStatement, renameDescribeOrClose } from '../protocol/rewrite.js';
 import {
+  BIND_COMPLETE,
   CLOSE_COMPLETE,
   commandComplete,
+  NO_DATA,
   PARSE_COMPLETE,
   readyForQuery,
 } from '../protocol/server-messages.js';
 import type { ProxyContext } from '../context.js';
 import { SessionState } from './session-state.js';
+import { routeBatch, type BatchRoute, type PlannerLike, type StatementLookup } from './batch-router.js';
+import type { SessionRouting } from '../../planner/plan.js';
 import { WriteCoalescer } from './write-coalescer.js';
 
 /** What a pending response belongs to, i.e. which server message ends it. */
@@ -102,6 +106,28 @@ export interface RelayHost {
   fatal(err: ProxyError): void;
 }
 
+/** How a relay on a sharded database picks shards and hands off what one shard cannot run. */
+export interface RelayRouting {
+  readonly planner: PlannerLike;
+  /**
+   * Runs batches that need several shards. Called with the batch's frames (owned copies) and, when the
+   * client is inside a transaction on one shard, that shard's connection; calls `done` when the client
+   * may go on (the executor keeps its connections while a transaction it runs stays open).
+   */
+  handOff(relay: QueryRelay, frames: OwnedFrame[], adopted: { shard: number; conn: ServerConnection } | null, done: () => void): void;
+  /** Whether the executor holds this client's transaction (its batches all go there). */
+  holdsTransaction(relay: QueryRelay): boolean;
+  /** The client left: the executor gives back (or drops) what it holds for it. */
+  closed(relay: QueryRelay): void;
+  /** CopyData/CopyDone/CopyFail while the executor runs a COPY (bytes valid during the call only). */
+  copyFrame(relay: QueryRelay, type: number, buf: Buffer, start: number, end: number): void;
+}
+
+export interface OwnedFrame {
+  readonly type: number;
+  readonly buf: Buffer;
+}
+
 /**
  * The client's unnamed statement. Only decoded fields are kept: the frame it came in lives in a read
  * buffer that the next read overwrites, so a re-parse on another connection builds a new frame.
@@ -112,8 +138,14 @@ interface UnnamedStatement {
   readonly effect: SessionEffect;
 }
 
-export class QueryRelay implements BackendListener {
+export class QueryRelay implements BackendListener, StatementLookup {
   backend: ServerConnection | null = null;
+  /** The shard whose pool `backend` came from. */
+  backendShard = 0;
+  /** A BEGIN the proxy answered and has not sent yet: it opens the transaction on the first shard used. */
+  deferredBegin: string | null = null;
+  /** SET pgshard.shard and friends. */
+  routingSettings: SessionRouting = { shard: null };
   /** Transaction status as last reported to the client. */
   txStatus: 'I' | 'T' | 'E' = 'I';
   pinnedReason: string | null;
@@ -157,12 +189,17 @@ export class QueryRelay implements BackendListener {
   private failedUntilSync = false;
   private serverPaused = false;
 
+  /** Index of the first inbox frame of the batch being sent; -1 while between batches. */
+  private batchEnd = -1;
+  private handedOff = false;
+
   constructor(
     private readonly host: RelayHost,
     private readonly ctx: ProxyContext,
-    readonly pool: NodePool,
+    readonly pools: readonly NodePool[],
     startupParams: ReadonlyMap<string, string>,
     private readonly sessionPooling: boolean,
+    private readonly routing: RelayRouting | null,
   ) {
     this.state = new SessionState(startupParams);
     this.pinnedReason = sessionPooling ? 'session pooling' : null;
@@ -175,6 +212,63 @@ export class QueryRelay implements BackendListener {
    * startup parameters (so a bad value fails the login, as in Postgres) and learns the values the
    * server reports. Returns those ParameterStatus values.
    */
+  /** The pool of the shard the relay is (or was last) attached to. */
+  get pool(): NodePool {
+    return this.pools[this.backendShard]!;
+  }
+
+  statement(name: string): StatementDef | undefined {
+    return this.statements.get(name);
+  }
+
+  /** The client's unnamed statement, if it has one. */
+  get unnamedStatement(): { query: string; paramTypes: readonly number[] } | null {
+    return this.lastUnnamed;
+  }
+
+  /**
+   * Records a Parse the executor answered itself (the statement is prepared lazily on whichever shard
+   * runs it). Returns the error Postgres would give, or null.
+   */
+  rememberParse(name: string, query: string, paramTypes: number[]): ProxyError | null {
+    if (name === '') {
+      this.lastUnnamed = { query, paramTypes, effect: this.ctx.classifier.classify(query)[0] ?? NONE };
+      return null;
+    }
+    if (this.statements.has(name)) return ProxyError.duplicatePreparedStatement(name);
+    const limit = this.ctx.config().limits.preparedPerClientMax;
+    if (this.statements.size >= limit) {
+      return ProxyError.limitExceeded(
+        `too many prepared statements in this session (limits.preparedPerClientMax = ${limit})`,
+        'Close or DEALLOCATE statements that are no longer needed.',
+      );
+    }
+    const def = this.ctx.statements.acquire(name, query, paramTypes);
+    def.effect ??= this.ctx.classifier.classify(query)[0] ?? NONE;
+    this.statements.set(name, def);
+    return null;
+  }
+
+  /** Close of a named statement the executor answered. */
+  forgetStatement(name: string): void {
+    const def = this.statements.get(name);
+    if (def === undefined) return;
+    this.statements.delete(name);
+    this.ctx.statements.release(def);
+  }
+
+  get clientSocket(): Socket {
+    return this.host.socket;
+  }
+
+  /** SQL that gives `conn` this client's session settings (null: it has them), for the executor's connections. */
+  stateReplayFor(conn: ServerConnection): string | null {
+    if (conn.appliedStateKey === this.state.key) return null;
+    const sql = this.replaySqlFor(conn);
+    conn.appliedStateKey = this.state.key;
+    return sql === '' ? null : sql;
+  }
+
   async login(): Promise<Map<string, string>> {
     const conn = await this.pool.acquire();
     this.attach(conn, false);
@@ -204,6 +298,11 @@ export class QueryRelay implements BackendListener {
   onClientFrame(type: number, buf: Buffer, start: number, end: number): void {
     if (this.closed) return;
     if (type === T_COPY_DATA || type === T_COPY_DONE || type === T_COPY_FAIL) {
+      if (this.handedOff) {
+        // A COPY the executor splits across shards.
+        this.routing!.copyFrame(this, type, buf, start, end);
+        return;
+      }
       // Outside COPY IN, Postgres ignores these (a client may still be sending after COPY failed).
       if (!this.copyIn || this.backend === null) return;
       this.toServer.addRange(buf, start, end);
@@ -288,7 +387,8 @@ export class QueryRelay implements BackendListener {
    * batch boundary, or for enough of them to be worth borrowing a connection early.
    */
   private pump(): void {
-    while (this.inHead < this.inCount && !this.closed) {
+    while (this.inHead < this.inCount && !this.closed && !this.handedOff) {
+      if (this.routing !== null && this.batchEnd < 0 && !this.routeNextBatch()) return;
       if (this.backend === null) {
         if (this.acquiring) return;
         if (this.inReady <= this.inHead && this.inCount - this.inHead < EARLY_ACQUIRE_MESSAGES) return;
@@ -304,12 +404,152 @@ export class QueryRelay implements BackendListener {
     if (this.inHead === this.inCount) {
       // Everything sent: reuse the arrays from the start and drop references to old chunks.
       this.inHead = this.inCount = this.inReady = this.inOwned = 0;
+      this.batchEnd = -1;
       this.inBufs.length = 0;
       if (this.pausedForInbox) {
         this.pausedForInbox = false;
         this.updateClientReading();
       }
     }
+  }
+
+  /**
+   * Sharded databases: before the first frame of a batch goes anywhere, decide where the whole batch
+   * runs. Returns false when the relay must wait (for the rest of the batch, for answers still
+   * outstanding, or for the executor).
+   */
+  private routeNextBatch(): boolean {
+    const routing = this.routing!;
+    let end = this.inHead;
+    while (end < this.inReady && !isBoundary(this.inTypes[end]!)) end++;
+    if (end >= this.inReady) {
+      // No boundary yet: wait for it, unless the client pipelines more than we hold (then the batch
+      // streams to the shard its first statements pick).
+      if (this.inCount - this.inHead < this.ctx.config().limits.pipelineMessagesMax) return false;
+      end = this.inCount - 1;
+    }
+    end++;
+    if (routing.holdsTransaction(this)) return this.handOffBatch(end);
+    const route: BatchRoute = routeBatch(
+      routing.planner,
+      this.routingSettings,
+      this,
+      this.lastUnnamed,
+      this.inTypes,
+      this.inBufs,
+      this.inStarts,
+      this.inEnds,
+      this.inHead,
+      end,
+    );
+    switch (route.kind) {
+      case 'shard': {
+        const shard = route.shard ?? this.backendShard;
+        if (this.backend !== null && shard !== this.backendShard) {
+          // Answers still outstanding: wait for them (the connection may go back to the pool).
+          if (this.queueHead < this.queue.length) return false;
+          if (this.backend.txStatus !== 'I' || this.pinnedReason !== null) return this.handOffBatch(end);
+          this.maybeRelease();
+        }
+        if (this.backend === null) this.backendShard = shard;
+        this.batchEnd = end;
+        return true;
+      }
+      case 'begin':
+        if (this.backend !== null || this.txStatus !== 'I' || this.pinnedReason !== null) {
+          this.batchEnd = end;
+          return true;
+        }
+        this.deferredBegin = route.text;
+        this.answerTxLocally(end, 'BEGIN', 'T');
+        return true;
+      case 'end':
+        if (this.backend !== null || this.deferredBegin === null) {
+          this.batchEnd = end;
+          return true;
+        }
+        // Nothing ran since BEGIN: there is nothing to commit or roll back anywhere.
+        this.deferredBegin = null;
+        this.answerTxLocally(end, route.commit ? 'COMMIT' : 'ROLLBACK', 'I');
+        return true;
+      case 'distributed':
+        if (this.queueHead < this.queue.length) return false;
+        return this.handOffBatch(end);
+    }
+  }
+
+  /** Answers a batch holding one BEGIN / COMMIT / ROLLBACK (simple or extended protocol) without a server. */
+  private answerTxLocally(end: number, tag: string, status: 'I' | 'T'): void {
+    for (let i = this.inHead; i < end; i++) {
+      const type = this.inTypes[i]!;
+      const buf = this.inBufs[i]!;
+      const start = this.inStarts[i]!;
+      const frameEnd = this.inEnds[i]!;
+      switch (type) {
+        case T_QUERY:
+          this.toClient.addBuffer(commandComplete(tag));
+          this.toClient.addBuffer(readyForQuery(status));
+          break;
+        case T_PARSE: {
+          const msg = decodeParse(buf, start, frameEnd);
+          if (msg.name === '') {
+            this.lastUnnamed = { query: msg.query, paramTypes: msg.paramTypes, effect: NONE };
+          } else if (!this.statements.has(msg.name)) {
+            // Prepared lazily on whichever connection first runs it.
+            const def = this.ctx.statements.acquire(msg.name, msg.query, msg.paramTypes);
+            def.effect ??= NONE;
+            this.statements.set(msg.name, def);
+          }
+          this.toClient.addBuffer(PARSE_COMPLETE);
+          break;
+        }
+        case T_BIND:
+          this.toClient.addBuffer(BIND_COMPLETE);
+          break;
+        case T_DESCRIBE:
+          this.toClient.addBuffer(NO_DATA);
+          break;
+        case T_EXECUTE:
+          this.toClient.addBuffer(commandComplete(tag));
+          break;
+        case T_SYNC:
+          this.toClient.addBuffer(readyForQuery(status));
+          break;
+        default:
+          break;
+      }
+    }
+    this.txStatus = status;
+    this.inHead = end;
+  }
+
+  /** Gives the batch (and the open transaction's connection, if any) to the distributed executor. */
+  private handOffBatch(end: number): boolean {
+    const frames: OwnedFrame[] = [];
+    for (let i = this.inHead; i < end; i++) {
+      frames.push({ type: this.inTypes[i]!, buf: Buffer.from(this.inBufs[i]!.subarray(this.inStarts[i]!, this.inEnds[i]!)) });
+    }
+    this.inHead = end;
+    let adopted: { shard: number; conn: ServerConnection } | null = null;
+    const conn = this.backend;
+    // An open transaction moves to the executor with its connection; a connection the client is only
+    // pinned to (LISTEN, temp tables...) stays with the relay.
+    if (conn !== null && conn.txStatus !== 'I') {
+      this.stopQueryTimer();
+      this.backend = null;
+      conn.listener = null;
+      adopted = { shard: this.backendShard, conn };
+    }
+    this.handedOff = true;
+    this.flushClient();
+    this.routing!.handOff(this, frames, adopted, () => {
+      this.handedOff = false;
+      if (this.closed) return;
+      this.pump();
+      this.flushServer();
+      this.flushClient();
+    });
+    return false;
   }
 
   /** The client socket is read unless the inbox is full or the server is not taking our writes. */
@@ -374,6 +614,11 @@ export class QueryRelay implements BackendListener {
       this.injectQuery(this.replaySqlFor(conn), null);
       conn.appliedStateKey = this.state.key;
     }
+    if (this.deferredBegin !== null) {
+      // The client's BEGIN, answered earlier, opens the transaction on the shard that runs its first statement.
+      this.injectQuery(this.deferredBegin, null);
+      this.deferredBegin = null;
+    }
   }
 
   private replaySqlFor(conn: ServerConnection): string {
@@ -384,10 +629,12 @@ export class QueryRelay implements BackendListener {
 
   private sendFrames(): void {
     const conn = this.backend!;
-    while (this.inHead < this.inCount && this.backend === conn) {
+    const stop = this.routing === null ? this.inCount : Math.min(this.batchEnd, this.inCount);
+    while (this.inHead < stop && this.backend === conn) {
       const i = this.inHead++;
       this.sendFrame(conn, this.inTypes[i]!, this.inBufs[i]!, this.inStarts[i]!, this.inEnds[i]!);
     }
+    if (this.inHead >= this.batchEnd) this.batchEnd = -1;
   }
 
   private sendFrame(conn: ServerConnection, type: number, buf: Buffer, start: number, end: number): void {
@@ -863,6 +1110,11 @@ export class QueryRelay implements BackendListener {
     if (this.queueHead === this.queue.length) {
       this.stopQueryTimer();
       this.maybeRelease();
+      // A batch for another shard may be waiting for this one to finish.
+      if (this.routing !== null && this.inHead < this.inCount && !this.handedOff) {
+        this.pump();
+        this.flushServer();
+      }
     }
   }
 
@@ -952,6 +1204,11 @@ export class QueryRelay implements BackendListener {
     this.host.fatal(new ProxyError(err.sqlstate, err.message, 'FATAL'));
   }
 
+  /** Ends the client's connection with a FATAL version of err (the executor lost its footing). */
+  fail(err: ProxyError): void {
+    this.host.fatal(new ProxyError(err.sqlstate, err.message, 'FATAL'));
+  }
+
   /** Target for a CancelRequest: the server connection running this client's query, if any. */
   cancelTarget(): ServerConnection | null {
     return this.backend !== null && this.queueHead < this.queue.length ? this.backend : null;
@@ -961,6 +1218,7 @@ export class QueryRelay implements BackendListener {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.routing?.closed(this);
     this.stopQueryTimer();
     this.toClient.clear();
     this.dropAllStatements();
@@ -983,6 +1241,10 @@ export class QueryRelay implements BackendListener {
     }
     resetAndRelease(conn, this.pool, cleanup, this.ctx.config().pool.acquireTimeoutMs);
   }
+}
+
+function isBoundary(type: number): boolean {
+  return type === T_SYNC || type === T_QUERY || type === T_FUNCTION_CALL || type === T_FLUSH;
 }
 
 function touch(prepared: Map<string, StatementDef>, def: StatementDef): void {

@@ -37,6 +37,8 @@ export interface ProxyOptions {
   captureLogs?: boolean;
   /** listen.tls: PEM certificate and key files (absolute paths). */
   tls?: { certFile: string; keyFile: string };
+  /** state.dir (runtime rules, 2PC decision log); default: a new directory in the cluster's temp dir. */
+  stateDir?: string;
   /** Raw `sharding:` section of the database (tables, referenceTables, modulus). */
   sharding?: Record<string, unknown>;
 }
@@ -96,7 +98,7 @@ export function rawConfigFor(cluster: LocalCluster, opts: ProxyOptions = {}): Re
     limits: { shutdownTimeoutMs: 2000, ...(opts.limits ?? {}) },
     log: { level: opts.captureLogs ? 'debug' : 'silent' },
     // Never inside the checkout: each proxy gets its own state directory in the cluster's temp dir.
-    state: { dir: join(cluster.dir, `pgshard-state-${++stateDirs}`) },
+    state: { dir: opts.stateDir ?? join(cluster.dir, `pgshard-state-${++stateDirs}`) },
   };
 }
 

@@ -43,12 +43,18 @@ export function rssOf(pid: number): number | null {
   }
 }
 
-export async function startProxyProcess(t: TeardownTarget, cluster: LocalCluster, opts: ProxyOptions = {}): Promise<ProxyProcess> {
+export async function startProxyProcess(
+  t: TeardownTarget,
+  cluster: LocalCluster,
+  opts: ProxyOptions = {},
+  env: Record<string, string> = {},
+): Promise<ProxyProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'pgshard-proxy-'));
   const configPath = join(dir, 'pgshard.json');
   writeFileSync(configPath, JSON.stringify(rawConfigFor(cluster, opts), null, 2), { mode: 0o600 });
   const child = spawn(process.execPath, ['--import', 'tsx', mainScript, configPath], {
     cwd: repoRoot,
+    env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';

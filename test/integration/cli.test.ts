@@ -46,6 +46,15 @@ void t.test('demo: ready line, working connection, admin console, clean stop on 
   await client.connect();
   const r = await client.query('select current_database() as db, current_user as u, pg_is_in_recovery() as r');
   t.strictSame(r.rows, [{ db: 'app', u: 'app', r: false }], 'a primary of the demo answers');
+  // The example schema and both printed queries work: one routed, one scatter-gather.
+  const routed = /routed to one shard: +(.+)$/m.exec(stdout)?.[1];
+  const scatter = /scatter-gather: +(.+)$/m.exec(stdout)?.[1];
+  t.ok(routed !== undefined && scatter !== undefined, 'two example queries are printed');
+  const orders = await client.query(routed!);
+  t.equal(orders.rowCount, 42 % 4, 'the routed example returns customer 42\'s orders');
+  const byCountry = await client.query(scatter!);
+  t.equal(byCountry.rowCount, 4, 'the scatter-gather example groups across shards');
+  t.equal(byCountry.rows.reduce((n: number, row: { customers: string }) => n + Number(row.customers), 0), 100, 'every customer counted once');
   await client.end();
   const admin = new pg.Client({ connectionString: ready.replace(/\/app$/, '/pgshard') });
   await admin.connect();

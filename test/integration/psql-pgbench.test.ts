@@ -1,61 +1,25 @@
 // The stock PostgreSQL 15 command line tools through pgshard: psql (multi-statement -c, \copy in and
 // out, errors with their SQLSTATE and exit codes) and pgbench (initialisation, then select-only with
 // prepared statements and the default TPC-B-like script, 8 clients each, with no failed transaction).
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { startProxyFixture, USERS, type FixtureUser } from '../helpers/proxy-fixture.js';
+import { libpqEnv, runCommand, type RunResult } from '../helpers/run-command.js';
 
 const fx = await startProxyFixture(t);
 const work = mkdtempSync(join(tmpdir(), 'pgshard-psql-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The environment libpq needs to reach the proxy as `user`, and nothing of the caller's PG* variables. */
 function pgEnv(user: FixtureUser = 'app', db = 'appdb'): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG') && !k.startsWith('LC_') && k !== 'LANG') env[k] = v;
-  return {
-    ...env,
-    LC_ALL: 'C',
-    PGHOST: fx.host,
-    PGPORT: String(fx.port),
-    PGUSER: user,
-    PGPASSWORD: USERS[user].password,
-    PGDATABASE: db,
-    PGCONNECT_TIMEOUT: '10',
-    PSQLRC: '/dev/null',
-  };
+  return libpqEnv({ host: fx.host, port: fx.port, user, password: USERS[user].password, database: db });
 }
 
 function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? pgEnv(), cwd: opts.cwd ?? work, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      stderr += `\n[killed after ${opts.timeoutMs ?? 30_000} ms]`;
-    }, opts.timeoutMs ?? 30_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCommand(cmd, args, { env: opts.env ?? pgEnv(), cwd: opts.cwd ?? work, ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }) });
 }
 
 /** An assertion message that carries the tool's stderr only when the exit code is not 0. */

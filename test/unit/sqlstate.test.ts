@@ -28,6 +28,8 @@ void t.test('no ProxyError is built with a code outside the table', async (t) =>
     ProxyError.canceled(), ProxyError.shuttingDown(), ProxyError.unsupported('x'), ProxyError.limitExceeded('x'),
     ProxyError.adminSyntax('x'), ProxyError.duplicatePreparedStatement('s'),
     ProxyError.unknownPreparedStatement('s'), ProxyError.internal('x'),
+    ProxyError.adminUnknownDatabase('d', ['a']), ProxyError.duplicateRule('x'), ProxyError.undefinedShard('x'),
+    ProxyError.ruleValueMismatch('x'), ProxyError.invalidRule('x'), ProxyError.stateWriteFailed('x'),
   ];
   for (const e of samples) t.ok(known.has(e.sqlstate), `${e.sqlstate} (${e.message}) is documented`);
 });

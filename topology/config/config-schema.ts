@@ -312,7 +312,7 @@ export function crossFieldIssues(value: unknown): CrossFieldIssue[] {
 }
 
 /** Sharding rules that span fields: shard indexes in range, each method with its own pieces, no table twice. */
-function shardingIssues(sharding: unknown, shardCount: number, at: IssuePath): CrossFieldIssue[] {
+export function shardingIssues(sharding: unknown, shardCount: number, at: IssuePath): CrossFieldIssue[] {
   const issues: CrossFieldIssue[] = [];
   if (!isRecord(sharding)) return issues;
   const checkShard = (value: unknown, path: IssuePath) => {

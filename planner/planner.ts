@@ -1,0 +1,113 @@
+// The planner's public entry: SQL text (+ bound parameters, + the session's routing settings) → one
+// StatementPlan per statement. Statements are analysed once per SQL text into templates kept in an
+// LRU cache (a Planner belongs to one rules snapshot, so the cache never needs an epoch); a cache hit
+// only binds parameters and hashes keys. Never throws: a planner bug becomes an unsupported plan.
+// Pure: no I/O, no timers, no logging. Routing rules: docs/routing.md.
+
+import { LRUCache } from 'lru-cache';
+import type { BoundParams, Plan, SessionRouting, StatementPlan } from './plan.js';
+import type { ShardingRules } from './sharding-rules.js';
+import { assertNever } from './assert-never.js';
+import { parseSql } from './sql-parser.js';
+import { analyseStatement, bindInsertTemplate, unparsedStatement, type Analysis } from './routing/statement-analyzer.js';
+import { bindRoute } from './routing/route-template.js';
+import { shardOutOfRange } from './routing/messages.js';
+
+interface StatementTemplate {
+  readonly text: string;
+  readonly analysis: Analysis;
+  /** The StatementPlan itself when the plan never depends on parameters (no allocation per hit). */
+  readonly fixed: StatementPlan | null;
+}
+
+export interface PlannerOptions {
+  /** Distinct SQL texts whose analysis is kept (planCacheEntriesMax). */
+  readonly cacheEntriesMax: number;
+}
+
+export class Planner {
+  private readonly cache: LRUCache<string, readonly StatementTemplate[]>;
+
+  constructor(
+    readonly rules: ShardingRules,
+    opts: PlannerOptions,
+  ) {
+    this.cache = new LRUCache({ max: Math.max(1, Math.floor(opts.cacheEntriesMax)) });
+  }
+
+  /** One plan per statement of `sql` (none for an empty string or only comments). */
+  plan(sql: string, params: BoundParams | null, session: SessionRouting): readonly StatementPlan[] {
+    try {
+      let templates = this.cache.get(sql);
+      if (templates === undefined) {
+        templates = this.analyse(sql);
+        this.cache.set(sql, templates);
+      }
+      if (templates.length === 1) {
+        const only = templates[0] as StatementTemplate;
+        return [this.bind(only, params, session)];
+      }
+      return templates.map((t) => this.bind(t, params, session));
+    } catch (err) {
+      return [{ text: sql, plan: internalError(err) }];
+    }
+  }
+
+  /** Number of cached SQL texts (for metrics and tests). */
+  get cachedEntries(): number {
+    return this.cache.size;
+  }
+
+  private analyse(sql: string): StatementTemplate[] {
+    // An empty string is an empty query (EmptyQueryResponse), as for comments only.
+    if (sql.trim() === '') return [];
+    const parsed = parseSql(sql);
+    if (!parsed.ok) return [template(sql.trim(), unparsedStatement(this.rules, sql))];
+    return parsed.statements.map((s) => {
+      let analysis: Analysis;
+      try {
+        analysis = analyseStatement(this.rules, s.node, s.text);
+      } catch (err) {
+        analysis = { body: { kind: 'fixed', plan: internalError(err) }, control: false, access: 'write', rules: [], hinted: false };
+      }
+      return template(s.text, analysis);
+    });
+  }
+
+  private bind(t: StatementTemplate, params: BoundParams | null, session: SessionRouting): StatementPlan {
+    const a = t.analysis;
+    if (session.shard !== null && !a.control && !a.hinted) {
+      const shard = session.shard;
+      const plan: Plan =
+        Number.isInteger(shard) && shard >= 0 && shard < this.rules.shardCount
+          ? { kind: 'single', shard, access: a.access }
+          : shardOutOfRange(shard, this.rules.shardCount, 'SET pgshard.shard');
+      return { text: t.text, plan };
+    }
+    if (t.fixed !== null) return t.fixed;
+    const body = a.body;
+    switch (body.kind) {
+      case 'fixed':
+        return { text: t.text, plan: body.plan };
+      case 'route':
+        return { text: t.text, plan: bindRoute(this.rules, body.route, params) };
+      case 'insert':
+        return { text: t.text, plan: bindInsertTemplate(this.rules, body, params) };
+      default:
+        return assertNever(body);
+    }
+  }
+}
+
+function template(text: string, analysis: Analysis): StatementTemplate {
+  return { text, analysis, fixed: analysis.body.kind === 'fixed' ? { text, plan: analysis.body.plan } : null };
+}
+
+function internalError(err: unknown): Plan {
+  const detail = err instanceof Error ? err.message : String(err);
+  return {
+    kind: 'unsupported',
+    message: `pgshard could not plan this statement (planner error: ${detail})`,
+    hint: 'route it with /* pgshard: shard=N */ and report the statement to the pgshard maintainers',
+  };
+}

@@ -1,0 +1,355 @@
+// The shard query and merge spec of a multi-shard read. Works on a clone of the top-level SELECT and
+// deparses it: ORDER BY keys become result columns (visible when they name / number / repeat an
+// output column, hidden columns appended after all visible ones otherwise); LIMIT n OFFSET m becomes
+// LIMIT n+m on the shards; aggregates are re-aggregated (avg as sum + hidden count); GROUP BY keys not
+// in the output become hidden group columns; HAVING moves to the proxy. When the groups live on one
+// shard each (grouped by the shard key) nothing is re-aggregated.
+// Owns: the rewrite and Merge construction. Must not: decide which shards run it.
+
+import type { ColumnRef, Merge, MergeColumn, Predicate, SortKey, ValueRef } from '../plan.js';
+import { deparseStatement } from '../sql-parser.js';
+import { as, bodyOf, clone, columnRefFields, constOf, exprKey, isStarRef, list, names, paramIndex, selectBody, str, type Body } from './ast.js';
+import { havingPredicate, HavingError } from './having.js';
+import { implicitName, isAggregateCall, scanExpr, type Level } from './query-analysis.js';
+
+export type RewriteResult =
+  | { readonly kind: 'ok'; readonly sql: string; readonly merge: Merge }
+  | { readonly kind: 'unsupported'; readonly message: string; readonly hint: string };
+
+class Unsupported extends Error {
+  constructor(message: string, readonly hint: string) {
+    super(message);
+  }
+}
+
+const HINT_ONE_SHARD = 'add a shard-key condition (key = value) so the query runs on one shard, or route it with /* pgshard: shard=N */';
+
+/** Aggregates the proxy can combine across shards, by their merge kind. */
+const MERGEABLE: ReadonlyMap<string, MergeColumn['kind']> = new Map<string, MergeColumn['kind']>([
+  ['count', 'count'], ['sum', 'sum'], ['min', 'min'], ['max', 'max'], ['bool_and', 'bool_and'], ['every', 'bool_and'],
+  ['bool_or', 'bool_or'], ['avg', 'avg'],
+]);
+
+export function rewriteScatterRead(stmt: Body, top: Level): RewriteResult {
+  try {
+    const op = str(stmt['op']) ?? 'SETOP_NONE';
+    const s = clone(stmt);
+    const merge = op === 'SETOP_NONE' ? new SelectRewrite(s, top).run() : setOperation(s);
+    return { kind: 'ok', sql: deparseStatement({ SelectStmt: s }), merge };
+  } catch (err) {
+    if (err instanceof Unsupported) return { kind: 'unsupported', message: err.message, hint: err.hint };
+    if (err instanceof HavingError) return { kind: 'unsupported', message: `multi-shard query: ${err.message}`, hint: HINT_ONE_SHARD };
+    return { kind: 'unsupported', message: 'multi-shard query could not be rewritten for merging', hint: HINT_ONE_SHARD };
+  }
+}
+
+function fail(what: string): never {
+  throw new Unsupported(`${what} is not supported in a query that runs on several shards`, HINT_ONE_SHARD);
+}
+
+function limitRef(node: unknown, what: string): ValueRef | null {
+  if (node === undefined || node === null) return null;
+  const c = constOf(node);
+  if (c !== null && c.kind === 'null') return null;
+  if (c !== null && c.kind === 'int') return { kind: 'literal', value: c.value };
+  let inner: unknown = node;
+  const tc = as(node, 'TypeCast');
+  if (tc !== null) inner = tc['arg'];
+  const p = paramIndex(inner);
+  if (p !== null) return { kind: 'param', index: p };
+  return fail(`${what} that is not a constant or a parameter`);
+}
+
+function bigintCast(index: number): Body {
+  return {
+    TypeCast: {
+      arg: { ParamRef: { number: index + 1 } },
+      typeName: { names: [{ String: { sval: 'pg_catalog' } }, { String: { sval: 'int8' } }], typemod: -1 },
+    },
+  };
+}
+
+/** LIMIT for the shards: n + m of the original LIMIT n OFFSET m. */
+function shardLimit(limit: ValueRef, offset: ValueRef | null): Body {
+  const node = (v: ValueRef): Body => (v.kind === 'literal' ? constNode(v.value) : bigintCast(v.index));
+  if (offset === null) return node(limit);
+  if (limit.kind === 'literal' && offset.kind === 'literal') return constNode(limit.value + offset.value);
+  return { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: node(limit), rexpr: node(offset) } };
+}
+
+function constNode(v: bigint): Body {
+  if (v >= -2147483648n && v <= 2147483647n) return { A_Const: v === 0n ? { ival: {} } : { ival: { ival: Number(v) } } };
+  return { A_Const: { fval: { fval: v.toString() } } };
+}
+
+function pushLimit(s: Body, limit: ValueRef | null, offset: ValueRef | null): void {
+  delete s['limitOffset'];
+  if (limit === null) {
+    delete s['limitCount'];
+    s['limitOption'] = 'LIMIT_OPTION_DEFAULT';
+  } else {
+    s['limitCount'] = shardLimit(limit, offset);
+    s['limitOption'] = 'LIMIT_OPTION_COUNT';
+  }
+}
+
+function sortKey(sortBy: Body, column: ColumnRef): SortKey {
+  const dir = str(sortBy['sortby_dir']);
+  if (dir === 'SORTBY_USING') fail('ORDER BY ... USING');
+  const descending = dir === 'SORTBY_DESC';
+  const nulls = str(sortBy['sortby_nulls']);
+  const nullsFirst = nulls === 'SORTBY_NULLS_FIRST' ? true : nulls === 'SORTBY_NULLS_LAST' ? false : descending;
+  return { column, descending, nullsFirst };
+}
+
+function ordinal(node: unknown): number | null {
+  const c = constOf(node);
+  return c !== null && c.kind === 'int' ? Number(c.value) : null;
+}
+
+/** UNION ALL at the top: arms concatenate; ORDER BY may only name output columns. */
+function setOperation(s: Body): Merge {
+  if (s['op'] !== 'SETOP_UNION' || s['all'] !== true) fail(`${String(s['op']).replace('SETOP_', '')} (only UNION ALL concatenates)`);
+  let leftmost = selectBody(s['larg']);
+  while (leftmost !== null && leftmost['op'] !== 'SETOP_NONE') leftmost = selectBody(leftmost['larg']);
+  const targets = list(leftmost?.['targetList']).map((t) => as(t, 'ResTarget'));
+  const starAt = targets.findIndex((t) => t !== null && isStarRef(t['val']));
+  const orderBy: SortKey[] = [];
+  for (const item of list(s['sortClause'])) {
+    const sb = as(item, 'SortBy');
+    if (sb === null) fail('ORDER BY');
+    const n = ordinal(sb['node']);
+    let index = n !== null ? n - 1 : -1;
+    const fields = columnRefFields(sb['node']);
+    if (index < 0 && fields !== null && fields.length === 1) {
+      index = targets.findIndex((t, i) => t !== null && (starAt < 0 || i < starAt) && (str(t['name']) ?? implicitName(t['val'])) === fields[0]);
+    }
+    if (index < 0) fail('an ORDER BY of a UNION ALL that is not an output column');
+    orderBy.push(sortKey(sb, { hidden: false, index }));
+  }
+  if (s['limitOption'] === 'LIMIT_OPTION_WITH_TIES') fail('FETCH ... WITH TIES');
+  const limit = limitRef(s['limitCount'], 'LIMIT');
+  const offset = limitRef(s['limitOffset'], 'OFFSET');
+  pushLimit(s, limit, offset);
+  return { hiddenColumns: 0, aggregate: null, distinct: false, orderBy, limit, offset };
+}
+
+interface Target {
+  readonly key: string;
+  readonly name: string | null;
+}
+
+class SelectRewrite {
+  private readonly targets: Target[];
+  private readonly starAt: number;
+  private readonly hidden: Body[] = [];
+  private readonly hiddenKeys: string[] = [];
+  private readonly hiddenKinds: MergeColumn[] = [];
+  private readonly visibleKinds: MergeColumn[] = [];
+  private readonly groupKeys: string[];
+
+  constructor(
+    private readonly s: Body,
+    private readonly top: Level,
+  ) {
+    const rts = list(s['targetList']).map((t) => as(t, 'ResTarget') ?? {});
+    this.targets = rts.map((rt) => ({ key: exprKey(rt['val']), name: str(rt['name']) ?? implicitName(rt['val']) }));
+    this.starAt = rts.findIndex((rt) => isStarRef(rt['val']));
+    this.groupKeys = list(s['groupClause']).map((g) => exprKey(g));
+  }
+
+  run(): Merge {
+    const s = this.s;
+    const found = { aggregate: false, window: false };
+    scanExpr(s['targetList'], found);
+    scanExpr(s['havingClause'], found);
+    scanExpr(s['sortClause'], found);
+    const perShardGroups = this.top.keyGrouped;
+    const distinct = list(s['distinctClause']);
+    const distinctOn = distinct.some((d) => as(d, 'ColumnRef') !== null || Object.keys(bodyOf(d) ?? {}).length > 0);
+    if (found.window && !perShardGroups) fail('a window function (unless every window is PARTITION BY the shard key)');
+    if (distinctOn && !perShardGroups) fail('DISTINCT ON (unless it includes the shard key)');
+    if (s['limitOption'] === 'LIMIT_OPTION_WITH_TIES') fail('FETCH ... WITH TIES');
+    if (list(s['groupClause']).some((g) => as(g, 'GroupingSet') !== null)) fail('GROUPING SETS / ROLLUP / CUBE');
+    const aggregating = !perShardGroups && (found.aggregate || list(s['groupClause']).length > 0 || bodyOf(s['havingClause']) !== null);
+    const limit = limitRef(s['limitCount'], 'LIMIT');
+    const offset = limitRef(s['limitOffset'], 'OFFSET');
+    let having: Predicate | null = null;
+    let orderBy: SortKey[];
+    if (aggregating) {
+      if (this.starAt >= 0) fail('SELECT * with aggregates');
+      this.aggregateTargets();
+      this.groupColumns();
+      const h = s['havingClause'];
+      if (h !== undefined) {
+        having = havingPredicate(h, (e) => this.aggregateColumn(e));
+        delete s['havingClause'];
+      }
+      orderBy = this.orderBy((e) => this.aggregateColumn(e));
+      delete s['sortClause'];
+      // Groups span shards: the shards return every group; the proxy limits after merging.
+      pushLimit(s, null, null);
+    } else {
+      orderBy = this.orderBy((e) => this.plainColumn(e));
+      pushLimit(s, limit, offset);
+    }
+    const targetList = list(s['targetList']) as unknown[];
+    this.hidden.forEach((val, i) => targetList.push({ ResTarget: { name: `pgshard_hidden_${i + 1}`, val } }));
+    s['targetList'] = targetList;
+    return {
+      hiddenColumns: this.hidden.length,
+      aggregate: aggregating ? { columns: [...this.visibleKinds, ...this.hiddenKinds], having } : null,
+      distinct: distinct.length > 0 && !distinctOn,
+      orderBy,
+      limit,
+      offset,
+    };
+  }
+
+  private addHidden(val: unknown, kind: MergeColumn): ColumnRef {
+    const key = exprKey(val);
+    const at = this.hiddenKeys.indexOf(key);
+    if (at >= 0 && this.hiddenKinds[at]?.kind === kind.kind) return { hidden: true, index: at };
+    this.hidden.push(clone(val) as Body);
+    this.hiddenKeys.push(key);
+    this.hiddenKinds.push(kind);
+    return { hidden: true, index: this.hidden.length - 1 };
+  }
+
+  /** A visible output column by expression, or null (targets after a `*` have unknown positions). */
+  private visibleByExpr(key: string): ColumnRef | null {
+    const i = this.targets.findIndex((t, i) => t.key === key && (this.starAt < 0 || i < this.starAt));
+    return i < 0 ? null : { hidden: false, index: i };
+  }
+
+  private orderBy(column: (expr: unknown) => ColumnRef | null): SortKey[] {
+    const keys: SortKey[] = [];
+    for (const item of list(this.s['sortClause'])) {
+      const sb = as(item, 'SortBy');
+      if (sb === null) fail('ORDER BY');
+      const node = sb['node'];
+      const n = ordinal(node);
+      let col: ColumnRef | null = null;
+      if (n !== null) {
+        if (n < 1 || (this.starAt < 0 && n > this.targets.length)) fail('ORDER BY position out of range');
+        col = { hidden: false, index: n - 1 };
+      } else {
+        const fields = columnRefFields(node);
+        if (fields !== null && fields.length === 1) {
+          // ORDER BY a bare name prefers an output column of that name (SQL92 rule).
+          const i = this.targets.findIndex((t, i) => t.name === fields[0] && (this.starAt < 0 || i < this.starAt));
+          if (i >= 0) col = { hidden: false, index: i };
+        }
+        col ??= column(node);
+      }
+      if (col === null) fail('an ORDER BY expression that is neither an output column nor computable per group');
+      keys.push(sortKey(sb, col));
+    }
+    return keys;
+  }
+
+  private plainColumn(expr: unknown): ColumnRef {
+    return this.visibleByExpr(exprKey(expr)) ?? this.addHidden(expr, { kind: 'group' });
+  }
+
+  private aggregateTargets(): void {
+    for (const t of list(this.s['targetList'])) {
+      const rt = as(t, 'ResTarget');
+      if (rt === null) fail('a target');
+      const val = rt['val'];
+      const fn = as(val, 'FuncCall');
+      if (fn !== null && isAggregateCall(fn)) {
+        const kind = this.aggregateKind(fn);
+        if (kind === 'avg') {
+          const count = this.addHidden(countOf(fn), { kind: 'count' });
+          if (str(rt['name']) === null) rt['name'] = 'avg';
+          fn['funcname'] = [{ String: { sval: 'sum' } }];
+          this.visibleKinds.push({ kind: 'avg', count });
+        } else {
+          this.visibleKinds.push({ kind } as MergeColumn);
+        }
+        continue;
+      }
+      const found = { aggregate: false, window: false };
+      scanExpr(val, found);
+      if (found.aggregate) fail('an expression over aggregates (select the aggregates and compute it in the client)');
+      this.visibleKinds.push({ kind: 'group' });
+    }
+  }
+
+  private aggregateKind(fn: Body): Exclude<MergeColumn['kind'], 'group'> {
+    const n = names(fn['funcname']);
+    const name = (n[n.length - 1] ?? '').toLowerCase();
+    if (fn['agg_distinct'] === true) fail(`${name}(DISTINCT ...)`);
+    if (list(fn['agg_order']).length > 0 || fn['agg_within_group'] === true) fail(`${name}(... ORDER BY ...)`);
+    const kind = MERGEABLE.get(name);
+    if (kind === undefined || kind === 'group' || (n.length > 1 && n[0] !== 'pg_catalog')) {
+      fail(`aggregate ${name} (only count, sum, min, max, avg, bool_and, bool_or combine across shards, unless grouped by the shard key)`);
+    }
+    if (kind !== 'count' && list(fn['args']).length !== 1) fail(`${name} with ${list(fn['args']).length} arguments`);
+    return kind;
+  }
+
+  /** GROUP BY items that are not output columns become hidden group columns. */
+  private groupColumns(): void {
+    for (const g of list(this.s['groupClause'])) {
+      const n = ordinal(g);
+      if (n !== null) {
+        if (n < 1 || n > this.targets.length) fail('GROUP BY position out of range');
+        continue;
+      }
+      if (this.visibleByExpr(exprKey(g)) !== null) continue;
+      const fields = columnRefFields(g);
+      if (fields !== null && fields.length === 1 && this.targets.some((t) => t.name === fields[0])) continue;
+      this.addHidden(g, { kind: 'group' });
+    }
+  }
+
+  /** A HAVING / ORDER BY operand of an aggregate query: an aggregate or a grouped expression. */
+  private aggregateColumn(expr: unknown): ColumnRef | null {
+    const key = exprKey(expr);
+    const visible = this.visibleByExpr(key);
+    if (visible !== null) return visible;
+    const fn = as(expr, 'FuncCall');
+    if (fn !== null && isAggregateCall(fn)) {
+      const kind = this.aggregateKind(fn);
+      if (kind === 'avg') {
+        const count = this.addHidden(countOf(fn), { kind: 'count' });
+        const sum = clone(fn);
+        sum['funcname'] = [{ String: { sval: 'sum' } }];
+        return this.addHidden({ FuncCall: sum }, { kind: 'avg', count });
+      }
+      return this.addHidden(expr, { kind } as MergeColumn);
+    }
+    const found = { aggregate: false, window: false };
+    scanExpr(expr, found);
+    if (found.aggregate) return null;
+    const groupAt = this.groupKeys.indexOf(key);
+    if (groupAt < 0 && !this.dependsOnGroups(expr)) return null;
+    return this.addHidden(expr, { kind: 'group' });
+  }
+
+  /** An expression over grouped columns only (Postgres accepts it in HAVING / ORDER BY). */
+  private dependsOnGroups(expr: unknown): boolean {
+    const refs: string[] = [];
+    const collect = (n: unknown): void => {
+      if (n === null || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(collect);
+      const ref = as(n, 'ColumnRef');
+      if (ref !== null) {
+        refs.push(exprKey(n));
+        return;
+      }
+      for (const v of Object.values(n as Body)) collect(v);
+    };
+    collect(expr);
+    return refs.every((r) => this.groupKeys.includes(r));
+  }
+}
+
+/** count(x) with the same argument and FILTER as an avg(x) (counts the values avg divides by). */
+function countOf(avg: Body): Body {
+  const c: Body = { funcname: [{ String: { sval: 'count' } }], args: clone(avg['args']), funcformat: 'COERCE_EXPLICIT_CALL' };
+  if (avg['agg_filter'] !== undefined) c['agg_filter'] = clone(avg['agg_filter']);
+  return { FuncCall: c };
+}

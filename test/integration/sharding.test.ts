@@ -1,0 +1,152 @@
+// Sharding end to end on two real PostgreSQL 15 shards: DDL broadcast, point routing by key (simple
+// and extended protocol), split multi-row INSERT, scatter-gather reads with merges, writes without a
+// key, reference tables, deferred BEGIN, multi-shard transactions committed with 2PC or rolled back,
+// failed-transaction semantics (25P02), and SQL that cannot be routed (0A000 with a hint).
+// Every row is checked on the shard that must hold it, straight from Postgres.
+import pg from 'pg';
+import t from 'tap';
+import { placementOf, evenBucketMap } from '../../planner/hash/bucket-map.js';
+import { startProxyOn, startTestCluster } from '../helpers/proxy-fixture.js';
+
+const cluster = await startTestCluster(t, { shards: 2 });
+const proxy = await startProxyOn(t, cluster, {
+  sharding: {
+    tables: [
+      { name: 'accounts', column: 'id', type: 'int8' },
+      { name: 'entries', column: 'account_id', type: 'int8' },
+    ],
+    referenceTables: ['currencies'],
+  },
+});
+const buckets = evenBucketMap(1024, 2);
+const shardOf = (id: number): number => placementOf('int8', BigInt(id), buckets).shard;
+
+async function client(tt: { teardown(fn: () => unknown): void }): Promise<pg.Client> {
+  const c = new pg.Client({ ...proxy.clientConfig('app'), query_timeout: 15_000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  tt.teardown(() => c.end().catch(() => undefined));
+  return c;
+}
+
+/** The first column of `sql`'s rows on one shard, straight from its primary, one value per line. */
+async function onShard(shard: number, sql: string): Promise<string> {
+  const rows = await cluster.shards[shard]!.primary.sql(sql, 'appdb');
+  return rows.map((r) => String(Object.values(r)[0])).join('\n');
+}
+
+const c0 = await client(t);
+await c0.query('CREATE TABLE accounts (id bigint PRIMARY KEY, owner text NOT NULL, balance numeric(12,2) NOT NULL DEFAULT 0)');
+await c0.query('CREATE TABLE entries (id bigserial, account_id bigint NOT NULL, amount numeric(12,2) NOT NULL, PRIMARY KEY (account_id, id))');
+await c0.query("CREATE TABLE currencies (code text PRIMARY KEY, name text NOT NULL)");
+
+void t.test('DDL reaches every shard', async (t) => {
+  for (const shard of [0, 1]) {
+    const tables = await onShard(shard, "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class WHERE relname IN ('accounts','entries','currencies')");
+    t.equal(tables.trim(), 'accounts,currencies,entries', `shard ${shard} has the tables`);
+  }
+});
+
+const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+
+void t.test('a multi-row INSERT is split by key, and every row lands on its own shard', async (t) => {
+  const c = await client(t);
+  const values = ids.map((id) => `(${id}, 'owner ${id}', ${id * 10})`).join(', ');
+  const res = await c.query(`INSERT INTO accounts (id, owner, balance) VALUES ${values}`);
+  t.equal(res.rowCount, ids.length, 'the command tag counts every row');
+  for (const shard of [0, 1]) {
+    const held = (await onShard(shard, 'SELECT id FROM accounts ORDER BY id')).trim().split('\n').filter((l) => l !== '').map(Number);
+    t.strictSame(held, ids.filter((id) => shardOf(id) === shard), `shard ${shard} holds exactly its keys`);
+  }
+  t.ok(ids.some((id) => shardOf(id) === 0) && ids.some((id) => shardOf(id) === 1), 'both shards got rows');
+});
+
+void t.test('point reads and writes by key go to the owning shard (simple and extended protocol)', async (t) => {
+  const c = await client(t);
+  for (const id of [1, 2, 3, 17]) {
+    const simple = await c.query(`SELECT owner, balance FROM accounts WHERE id = ${id}`);
+    t.strictSame(simple.rows, [{ owner: `owner ${id}`, balance: (id * 10).toFixed(2) }]);
+    const extended = await c.query('SELECT owner FROM accounts WHERE id = $1', [id]);
+    t.strictSame(extended.rows, [{ owner: `owner ${id}` }]);
+  }
+  const upd = await c.query('UPDATE accounts SET balance = balance + 1 WHERE id = $1', [5]);
+  t.equal(upd.rowCount, 1);
+  t.equal((await onShard(shardOf(5), 'SELECT balance FROM accounts WHERE id = 5')).trim(), '51.00');
+});
+
+void t.test('scatter-gather reads merge across shards', async (t) => {
+  const c = await client(t);
+  const count = await c.query('SELECT count(*) AS n, sum(balance) AS total, min(id) AS lo, max(id) AS hi FROM accounts');
+  t.strictSame(count.rows, [{ n: '40', total: String(ids.reduce((a, id) => a + id * 10, 0) + 1) + '.00', lo: '1', hi: '40' }]);
+  const ordered = await c.query('SELECT id FROM accounts ORDER BY id DESC LIMIT 5 OFFSET 2');
+  t.strictSame(ordered.rows.map((r: { id: string }) => Number(r.id)), [38, 37, 36, 35, 34]);
+  const all = await c.query('SELECT id FROM accounts');
+  t.equal(all.rowCount, 40, 'an unordered scatter returns every row once');
+});
+
+void t.test('writes without a key run on every shard atomically; reference tables are copied everywhere', async (t) => {
+  const c = await client(t);
+  const res = await c.query('UPDATE accounts SET balance = balance + 100 WHERE balance >= 0');
+  t.equal(res.rowCount, 40, 'the UPDATE tags of both shards are summed');
+  const ins = await c.query("INSERT INTO currencies VALUES ('EUR', 'euro'), ('JPY', '円')");
+  t.equal(ins.rowCount, 2, 'a reference write reports one copy');
+  for (const shard of [0, 1]) t.equal((await onShard(shard, 'SELECT count(*) FROM currencies')).trim(), '2', `shard ${shard} has the reference rows`);
+  const join = await c.query("SELECT a.id, cur.name FROM accounts a JOIN currencies cur ON cur.code = 'JPY' WHERE a.id = 7");
+  t.strictSame(join.rows, [{ id: '7', name: '円' }]);
+});
+
+void t.test('a transaction on one shard runs there; BEGIN is sent with its first statement', async (t) => {
+  const c = await client(t);
+  await c.query('BEGIN');
+  await c.query("INSERT INTO entries (account_id, amount) VALUES (1, 5)");
+  await c.query('UPDATE accounts SET balance = balance - 5 WHERE id = 1');
+  await c.query('COMMIT');
+  t.equal((await onShard(shardOf(1), 'SELECT count(*) FROM entries WHERE account_id = 1')).trim(), '1');
+  await c.query('BEGIN');
+  await c.query('COMMIT');
+  t.pass('an empty transaction commits without a shard');
+});
+
+const [a, b] = [ids.find((id) => shardOf(id) === 0)!, ids.find((id) => shardOf(id) === 1)!];
+
+void t.test('a transaction over two shards commits atomically with two-phase commit', async (t) => {
+  const c = await client(t);
+  const before = async (id: number, shard: number) => Number(await onShard(shard, `SELECT balance FROM accounts WHERE id = ${id}`));
+  const [a0, b0] = [await before(a, 0), await before(b, 1)];
+  await c.query('BEGIN');
+  await c.query(`UPDATE accounts SET balance = balance - 7 WHERE id = ${a}`);
+  await c.query(`UPDATE accounts SET balance = balance + 7 WHERE id = ${b}`);
+  await c.query('COMMIT');
+  const bal = await c.query(`SELECT id, balance FROM accounts WHERE id IN (${a}, ${b}) ORDER BY id`);
+  t.equal(bal.rowCount, 2);
+  for (const shard of [0, 1]) t.equal((await onShard(shard, 'SELECT count(*) FROM pg_prepared_xacts')).trim(), '0', `no prepared transaction left on shard ${shard}`);
+  t.equal((await onShard(0, `SELECT balance FROM accounts WHERE id = ${a}`)).trim(), (a0 - 7).toFixed(2), 'the debit is on shard 0');
+  t.equal((await onShard(1, `SELECT balance FROM accounts WHERE id = ${b}`)).trim(), (b0 + 7).toFixed(2), 'the credit is on shard 1');
+});
+
+void t.test('ROLLBACK and errors in a multi-shard transaction behave as in Postgres', async (t) => {
+  const c = await client(t);
+  await c.query('BEGIN');
+  await c.query(`UPDATE accounts SET owner = 'x' WHERE id = ${a}`);
+  await c.query(`UPDATE accounts SET owner = 'x' WHERE id = ${b}`);
+  await c.query('ROLLBACK');
+  t.equal((await c.query(`SELECT count(*) AS n FROM accounts WHERE owner = 'x'`)).rows[0].n, '0', 'nothing of a rolled-back transaction is visible');
+
+  await c.query('BEGIN');
+  await c.query(`UPDATE accounts SET owner = 'y' WHERE id = ${a}`);
+  await c.query(`UPDATE accounts SET owner = 'y' WHERE id = ${b}`);
+  await t.rejects(c.query(`INSERT INTO accounts (id, owner) VALUES (${a}, 'dup')`), { code: '23505' });
+  await t.rejects(c.query('SELECT 1'), { code: '25P02' }, 'every statement fails until the transaction ends');
+  const end = await c.query('COMMIT');
+  t.equal(end.command, 'ROLLBACK', 'COMMIT of a failed transaction rolls back');
+  t.equal((await c.query(`SELECT count(*) AS n FROM accounts WHERE owner = 'y'`)).rows[0].n, '0');
+  t.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1, 'the session works afterwards');
+});
+
+void t.test('SQL that cannot be routed safely gets 0A000 with a hint, and the session goes on', async (t) => {
+  const c = await client(t);
+  await t.rejects(c.query('UPDATE accounts SET id = id + 1000 WHERE id = 1'), { code: '0A000' });
+  const err = await c.query('UPDATE accounts SET id = 5000 WHERE id = 2').catch((e: { hint?: string }) => e);
+  t.match(err, { code: '0A000', hint: /./ }, 'the error has a hint');
+  t.equal((await c.query(`SELECT owner FROM accounts WHERE id = 2`)).rows[0].owner, 'owner 2');
+});

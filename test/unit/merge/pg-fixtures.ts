@@ -1,0 +1,45 @@
+// The values PostgreSQL 15 printed for the merge's value tests (fixtures/pg15-values.json): their
+// shape and where they are. generate-fixtures.ts writes them; the tests only read them.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FIXTURE_FILE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'pg15-values.json');
+
+export interface AggregateCase {
+  type: 'int2' | 'int4' | 'int8' | 'numeric';
+  values: string[];
+  sum: string;
+  avg: string;
+  /** numeric_send(avg) in hex. */
+  avgSend: string;
+}
+
+export interface FloatCase {
+  /** The float8 bit pattern (hex); float4 cases hold a float4 value widened to float8. */
+  bits: string;
+  /** Output text per extra_float_digits setting. */
+  text: Record<string, string>;
+}
+
+export interface DatetimeCase {
+  type: 'date' | 'timestamp' | 'timestamptz' | 'time';
+  timeZone: string;
+  text: string;
+  /** Days (date) or microseconds since 2000-01-01 / midnight; 'infinity' / '-infinity'. */
+  value: string;
+}
+
+export interface Fixtures {
+  postgres: string;
+  aggregates: AggregateCase[];
+  float8: FloatCase[];
+  float4: FloatCase[];
+  datetimes: DatetimeCase[];
+}
+
+export const EXTRA_FLOAT_DIGITS = ['1', '3', '0', '-3'];
+
+export function loadFixtures(): Fixtures {
+  return JSON.parse(readFileSync(FIXTURE_FILE, 'utf8')) as Fixtures;
+}
