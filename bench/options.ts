@@ -3,7 +3,7 @@
 //   --rounds <n>     rounds; every workload runs once per target per round (env BENCH_ROUNDS, default 3)
 //   --scale <n>      pgbench -i scale factor (env BENCH_SCALE, default 10)
 //   --quick          smoke run: 3 s, 1 round (results go to bench/results/quick.md unless --out)
-//   --only <ids>     comma-separated workload ids (see workloads.ts)
+//   --only <ids>     comma-separated workload ids (see workloads.ts); `sharded` is the 2-shard section
 //   --out <file>     markdown results file (default bench/results/latest.md)
 //   --skip-build     use dist/ as it is instead of running tsc -p tsconfig.build.json
 import { join } from 'node:path';
@@ -19,6 +19,8 @@ export interface BenchOptions {
   workloads: readonly Workload[];
   outFile: string;
   build: boolean;
+  /** Run the sharded section (bench/sharded.ts): always in a full run, with --only only when listed. */
+  sharded: boolean;
 }
 
 export function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -43,13 +45,15 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     strict: true,
   });
   const quick = values.quick ?? false;
+  const only = values.only?.split(',').map((id) => id.trim());
   return {
     durationSec: positiveInt('--duration', values.duration ?? env.BENCH_DURATION, quick ? 3 : 10),
     rounds: positiveInt('--rounds', values.rounds ?? env.BENCH_ROUNDS, quick ? 1 : 3),
     scale: positiveInt('--scale', values.scale ?? env.BENCH_SCALE, 10),
     quick,
-    workloads: values.only === undefined ? WORKLOADS : values.only.split(',').map((id) => findWorkload(id.trim())),
+    workloads: only === undefined ? WORKLOADS : only.filter((id) => id !== 'sharded').map((id) => findWorkload(id)),
     outFile: values.out ?? join(repoRoot, 'bench', 'results', quick ? 'quick.md' : 'latest.md'),
     build: !(values['skip-build'] ?? false),
+    sharded: only === undefined || only.includes('sharded'),
   };
 }

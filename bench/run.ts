@@ -39,6 +39,7 @@ import {
   type TargetName,
 } from './targets.js';
 import { pgbenchArgs, type Workload } from './workloads.js';
+import { runShardedSection } from './sharded.js';
 
 const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
   const targets = new Map<TargetName, Target>();
   const ctx: Context = { opts, pg, targets, pgbouncerBin };
   let records: RunRecord[];
+  let shardedSection: string[] = [];
   try {
     progress(`pgbench -i -s ${opts.scale}...`);
     await initPgbench(directTarget(pg).endpoint, opts.scale);
@@ -170,8 +172,15 @@ async function main(): Promise<void> {
     targets.set('pgbouncer', await startPgbouncer(pg, pgbouncerBin));
     targets.set('pgshard', await startPgshard(pg));
     progress(`pgbouncer on port ${targets.get('pgbouncer')?.endpoint.port}, pgshard on port ${targets.get('pgshard')?.endpoint.port}`);
-    await warmUp(ctx);
+    if (opts.workloads.length > 0) await warmUp(ctx);
     records = await runRounds(ctx);
+    if (opts.sharded) {
+      // Its own shards; the direct node keeps its pgbench data as the single-node reference.
+      for (const name of ['pgbouncer', 'pgshard'] as const) await targets.get(name)?.stop();
+      targets.delete('pgbouncer');
+      targets.delete('pgshard');
+      shardedSection = await runShardedSection(pg, { durationSec: opts.durationSec, rounds: opts.rounds, scale: opts.scale, clients: 8 }, progress);
+    }
   } finally {
     for (const t of targets.values()) await t.stop().catch((err: unknown) => progress(`stopping ${t.name}: ${String(err)}`));
     await pg.cluster.stop();
@@ -201,6 +210,7 @@ async function main(): Promise<void> {
     '',
     'CPU ms/1k tx: user+system CPU time of the proxy process (all threads, from /proc/<pid>/stat) during the run, per 1,000 transactions pgbench processed. "fails": every round of that run reported errors (see below).',
     '',
+    ...shardedSection,
     '## Errors and proxy log output',
     '',
     errorsSection(records),

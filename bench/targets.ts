@@ -190,9 +190,13 @@ export interface PgshardOptions {
   /** Extra node options, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
   nodeArgs?: string[];
   logLevel?: string;
+  /** The shards' primaries (default: `pg`'s primary as the only shard). */
+  shards?: readonly { host: string; port: number }[];
+  /** The database's `sharding:` config section. */
+  sharding?: Record<string, unknown>;
 }
 
-/** The built proxy (dist/proxy/cli.js start) with one database, one shard: `pg`'s primary. */
+/** The built proxy (dist/proxy/cli.js start) with one database: by default one shard, `pg`'s primary. */
 export async function startPgshard(pg: BenchPostgres, opts: PgshardOptions = {}): Promise<Target> {
   const dir = await privateDir('pgshard-bench-proxy-', false);
   const port = await freePort();
@@ -201,7 +205,13 @@ export async function startPgshard(pg: BenchPostgres, opts: PgshardOptions = {})
   const config = {
     listen: { host: '127.0.0.1', port },
     users: [{ name: pg.user, password: pg.password, auth: 'scram-sha-256' }],
-    databases: [{ name: pg.database, shards: [{ name: 'shard0', primary: { host: pg.host, port: pg.port } }] }],
+    databases: [
+      {
+        name: pg.database,
+        shards: (opts.shards ?? [{ host: pg.host, port: pg.port }]).map((primary, i) => ({ name: `shard${i}`, primary })),
+        ...(opts.sharding === undefined ? {} : { sharding: opts.sharding }),
+      },
+    ],
     pool: { mode: 'transaction', sizeMax: POOL_SIZE },
     limits: { clientsMax: MAX_CLIENTS },
     log: { level: opts.logLevel ?? 'warn' },

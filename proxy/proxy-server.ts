@@ -167,8 +167,7 @@ export class ProxyServer implements ClientRegistry {
     const client = this.clients.get(processId);
     // A wrong key is ignored silently, as Postgres does, so keys cannot be probed.
     if (client === undefined || client.secretKey !== secretKey) return;
-    const target = client.relay?.cancelTarget() ?? null;
-    if (target !== null) this.cancelBackend(target);
+    for (const target of client.relay?.cancelTargets() ?? []) this.cancelBackend(target);
   }
 
   cancelBackend(target: ServerConnection): void {

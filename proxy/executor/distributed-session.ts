@@ -775,6 +775,11 @@ export class DistributedSession {
     }
   }
 
+  /** Connections with a request in flight (what a CancelRequest must reach). */
+  busyConnections(): ServerConnection[] {
+    return [...this.participants.values()].filter((p) => p.channel.busy).map((p) => p.channel.conn);
+  }
+
   /** Every connection back to its pool (clean) or discarded. */
   releaseAll(): void {
     for (const [shard, p] of this.participants) {

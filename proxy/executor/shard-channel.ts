@@ -30,6 +30,11 @@ export class ShardChannel implements BackendListener {
     conn.listener = this;
   }
 
+  /** A request is waiting for its ReadyForQuery. */
+  get busy(): boolean {
+    return this.resolve !== null;
+  }
+
   /** Sends `frames` (already ending in Sync or a Query) and resolves once their ReadyForQuery arrived. */
   request(frames: readonly Buffer[], sink: FrameSink): Promise<void> {
     if (this.lost !== null) return Promise.reject(this.lost);

@@ -45,6 +45,7 @@ export class ShardedDatabase {
         this.sessions.delete(relay);
       },
       copyFrame: (relay, type, buf, start, end) => this.sessions.get(relay)?.copy?.onClientFrame(type, buf, start, end),
+      running: (relay) => this.sessions.get(relay)?.busyConnections() ?? [],
     };
   }
 

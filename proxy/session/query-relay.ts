@@ -121,6 +121,8 @@ export interface RelayRouting {
   closed(relay: QueryRelay): void;
   /** CopyData/CopyDone/CopyFail while the executor runs a COPY (bytes valid during the call only). */
   copyFrame(relay: QueryRelay, type: number, buf: Buffer, start: number, end: number): void;
+  /** The server connections the executor is running this client's statement on (for a cancel). */
+  running(relay: QueryRelay): readonly ServerConnection[];
 }
 
 export interface OwnedFrame {
@@ -189,7 +191,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
   private failedUntilSync = false;
   private serverPaused = false;
 
-  /** Index of the first inbox frame of the batch being sent; -1 while between batches. */
+  /** Sharded databases: index just past the batch being sent (its boundary); -1 between batches. */
   private batchEnd = -1;
   private handedOff = false;
 
@@ -207,11 +209,6 @@ export class QueryRelay implements BackendListener, StatementLookup {
 
   // ---- login ---------------------------------------------------------------------------------
 
-  /**
-   * Borrows a server connection once at login: proves the node is reachable, applies the client's
-   * startup parameters (so a bad value fails the login, as in Postgres) and learns the values the
-   * server reports. Returns those ParameterStatus values.
-   */
   /** The pool of the shard the relay is (or was last) attached to. */
   get pool(): NodePool {
     return this.pools[this.backendShard]!;
@@ -235,18 +232,23 @@ export class QueryRelay implements BackendListener, StatementLookup {
       this.lastUnnamed = { query, paramTypes, effect: this.ctx.classifier.classify(query)[0] ?? NONE };
       return null;
     }
-    if (this.statements.has(name)) return ProxyError.duplicatePreparedStatement(name);
-    const limit = this.ctx.config().limits.preparedPerClientMax;
-    if (this.statements.size >= limit) {
-      return ProxyError.limitExceeded(
-        `too many prepared statements in this session (limits.preparedPerClientMax = ${limit})`,
-        'Close or DEALLOCATE statements that are no longer needed.',
-      );
-    }
+    const refused = this.refuseNewStatement(name);
+    if (refused !== null) return refused;
     const def = this.ctx.statements.acquire(name, query, paramTypes);
     def.effect ??= this.ctx.classifier.classify(query)[0] ?? NONE;
     this.statements.set(name, def);
     return null;
+  }
+
+  /** Why a new named statement cannot be prepared (the name is taken, or the session is at its limit), or null. */
+  private refuseNewStatement(name: string): ProxyError | null {
+    if (this.statements.has(name)) return ProxyError.duplicatePreparedStatement(name);
+    const limit = this.ctx.config().limits.preparedPerClientMax;
+    if (this.statements.size < limit) return null;
+    return ProxyError.limitExceeded(
+      `too many prepared statements in this session (limits.preparedPerClientMax = ${limit})`,
+      'Close or DEALLOCATE statements that are no longer needed.',
+    );
   }
 
   /** Close of a named statement the executor answered. */
@@ -269,6 +271,11 @@ export class QueryRelay implements BackendListener, StatementLookup {
     return sql === '' ? null : sql;
   }
 
+  /**
+   * Borrows a server connection once at login: proves the node is reachable, applies the client's
+   * startup parameters (so a bad value fails the login, as in Postgres) and learns the values the
+   * server reports. Returns those ParameterStatus values.
+   */
   async login(): Promise<Map<string, string>> {
     const conn = await this.pool.acquire();
     this.attach(conn, false);
@@ -456,7 +463,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
         return true;
       }
       case 'begin':
-        if (this.backend !== null || this.txStatus !== 'I' || this.pinnedReason !== null) {
+        if (this.backend !== null || this.txStatus !== 'I' || this.pinnedReason !== null || !this.canAnswerLocally(end)) {
           this.batchEnd = end;
           return true;
         }
@@ -464,7 +471,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
         this.answerTxLocally(end, 'BEGIN', 'T');
         return true;
       case 'end':
-        if (this.backend !== null || this.deferredBegin === null) {
+        if (this.backend !== null || this.deferredBegin === null || !this.canAnswerLocally(end)) {
           this.batchEnd = end;
           return true;
         }
@@ -476,6 +483,16 @@ export class QueryRelay implements BackendListener, StatementLookup {
         if (this.queueHead < this.queue.length) return false;
         return this.handOffBatch(end);
     }
+  }
+
+  /** A Parse in the batch the proxy would have to refuse (name taken, limit) needs a server to answer in order. */
+  private canAnswerLocally(end: number): boolean {
+    for (let i = this.inHead; i < end; i++) {
+      if (this.inTypes[i] !== T_PARSE) continue;
+      const name = decodeParse(this.inBufs[i]!, this.inStarts[i]!, this.inEnds[i]!).name;
+      if (name !== '' && this.refuseNewStatement(name) !== null) return false;
+    }
+    return true;
   }
 
   /** Answers a batch holding one BEGIN / COMMIT / ROLLBACK (simple or extended protocol) without a server. */
@@ -491,15 +508,9 @@ export class QueryRelay implements BackendListener, StatementLookup {
           this.toClient.addBuffer(readyForQuery(status));
           break;
         case T_PARSE: {
+          // Prepared lazily on whichever connection first runs it (canAnswerLocally checked the name).
           const msg = decodeParse(buf, start, frameEnd);
-          if (msg.name === '') {
-            this.lastUnnamed = { query: msg.query, paramTypes: msg.paramTypes, effect: NONE };
-          } else if (!this.statements.has(msg.name)) {
-            // Prepared lazily on whichever connection first runs it.
-            const def = this.ctx.statements.acquire(msg.name, msg.query, msg.paramTypes);
-            def.effect ??= NONE;
-            this.statements.set(msg.name, def);
-          }
+          this.rememberParse(msg.name, msg.query, msg.paramTypes);
           this.toClient.addBuffer(PARSE_COMPLETE);
           break;
         }
@@ -793,16 +804,9 @@ export class QueryRelay implements BackendListener, StatementLookup {
       this.push(Expect.Parse, Mode.Forward);
       return;
     }
-    if (this.statements.has(msg.name)) {
-      this.proxyError(ProxyError.duplicatePreparedStatement(msg.name));
-      return;
-    }
-    const limit = this.ctx.config().limits.preparedPerClientMax;
-    if (this.statements.size >= limit) {
-      this.proxyError(ProxyError.limitExceeded(
-        `too many prepared statements in this session (limits.preparedPerClientMax = ${limit})`,
-        'Close or DEALLOCATE statements that are no longer needed.',
-      ));
+    const refused = this.refuseNewStatement(msg.name);
+    if (refused !== null) {
+      this.proxyError(refused);
       return;
     }
     const def = this.ctx.statements.acquire(msg.name, msg.query, msg.paramTypes);
@@ -1209,9 +1213,10 @@ export class QueryRelay implements BackendListener, StatementLookup {
     this.host.fatal(new ProxyError(err.sqlstate, err.message, 'FATAL'));
   }
 
-  /** Target for a CancelRequest: the server connection running this client's query, if any. */
-  cancelTarget(): ServerConnection | null {
-    return this.backend !== null && this.queueHead < this.queue.length ? this.backend : null;
+  /** Targets for a CancelRequest: the server connections running this client's query (several in the executor). */
+  cancelTargets(): readonly ServerConnection[] {
+    if (this.handedOff) return this.routing!.running(this);
+    return this.backend !== null && this.queueHead < this.queue.length ? [this.backend] : [];
   }
 
   /** The client went away: hand the server connection back, cleaned, or drop it. */

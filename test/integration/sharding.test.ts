@@ -150,3 +150,23 @@ void t.test('SQL that cannot be routed safely gets 0A000 with a hint, and the se
   t.match(err, { code: '0A000', hint: /./ }, 'the error has a hint');
   t.equal((await c.query(`SELECT owner FROM accounts WHERE id = 2`)).rows[0].owner, 'owner 2');
 });
+
+void t.test('a CancelRequest reaches every shard of a scatter-gather query', async (t) => {
+  const c = await client(t);
+  let finish: (code: string | null) => void = () => undefined;
+  const done = new Promise<string | null>((resolve) => (finish = resolve));
+  // 40 rows at 0.2 s each, split over two shards: about 4 s per shard unless canceled.
+  const q = new pg.Query('SELECT id FROM accounts WHERE pg_sleep(0.2) IS NOT NULL ORDER BY id', (err) =>
+    finish(err === undefined ? null : ((err as { code?: string }).code ?? err.message)),
+  );
+  const started = Date.now();
+  void c.query(q);
+  await new Promise((r) => setTimeout(r, 300));
+  const canceller = new pg.Client(proxy.clientConfig('app'));
+  canceller.on('error', () => undefined);
+  (canceller as unknown as { connection: NodeJS.EventEmitter }).connection.on('error', () => undefined);
+  (canceller as unknown as { cancel(client: pg.Client, query: pg.Query): void }).cancel(c, q);
+  t.equal(await done, '57014', 'the query is canceled');
+  t.ok(Date.now() - started < 2500, 'well before the shards would have finished');
+  t.equal((await c.query('SELECT count(*) AS n FROM accounts')).rows[0].n, '40', 'the session works afterwards');
+});
