@@ -30,6 +30,9 @@ import { loadProxyId } from '../topology/state/proxy-id.js';
 import { RulesStore } from '../topology/sharding/rules-store.js';
 import { listShardingRules } from './admin/sharding-admin.js';
 import { recoverInDoubt } from './executor/in-doubt-recovery.js';
+import { lookupKeyTypes } from './executor/key-type-lookup.js';
+import type { KeyType } from '../planner/hash/pg-hash.js';
+import type { LearnedKeyType } from '../planner/plan.js';
 
 const CLASSIFIER_CACHE_ENTRIES = 10_000;
 
@@ -54,6 +57,8 @@ export class ProxyServer implements ClientRegistry {
   private readonly pools = new Map<string, NodePool>();
   private readonly sharded = new Map<string, { config: DatabaseConfig; version: string; database: ShardedDatabase }>();
   private rulesStore: RulesStore | null = null;
+  /** Key types the rules leave open, read from the catalog at start or learnt from CREATE TABLE. */
+  private readonly keyTypes = new Map<string, Map<string, KeyType>>();
   /** Bumped when a runtime rule is added: every database's snapshot is rebuilt on next use. */
   private rulesVersion = 0;
   private decisionLog: DecisionLog | null = null;
@@ -117,6 +122,10 @@ export class ProxyServer implements ClientRegistry {
     this.rulesStore = await RulesStore.open(this.config.state.dir);
     // A runtime rule that no longer fits the config (a shard it names is gone) stops the start, named.
     for (const db of this.config.databases) this.rulesStore.effectiveRules(db);
+    for (const db of this.config.databases) {
+      const found = await lookupKeyTypes(this.config, db, this.effectiveSharding(db), this.options.log);
+      for (const [table, keyType] of found) this.learnedKeyTypes(db.name).set(table, keyType);
+    }
     this.decisionLog = await DecisionLog.open(join(this.config.state.dir, 'pgshard-2pc.log'));
     // Transactions a previous run left prepared are resolved before any client can look at the data.
     const recovered = await recoverInDoubt(this.config, this.decisionLog, this.proxyId, this.options.log);
@@ -187,6 +196,12 @@ export class ProxyServer implements ClientRegistry {
   }
 
   /** The rules a database runs with: its config section plus the rules added at runtime. */
+  private learnedKeyTypes(database: string): Map<string, KeyType> {
+    let m = this.keyTypes.get(database);
+    if (m === undefined) this.keyTypes.set(database, (m = new Map()));
+    return m;
+  }
+
   private effectiveSharding(db: DatabaseConfig): ShardingConfig {
     return this.rulesStore === null ? db.sharding : this.rulesStore.effectiveRules(db).effective;
   }
@@ -202,9 +217,19 @@ export class ProxyServer implements ClientRegistry {
     const version = `${this.rulesVersion}`;
     let sharded = this.sharded.get(db.name);
     if (sharded !== undefined && sharded.config === db && sharded.version === version) return sharded.database;
-    const rules = buildShardingRules(sharding, db.shards.length);
+    const rules = buildShardingRules(sharding, db.shards.length, { keyTypes: this.learnedKeyTypes(db.name) });
     const planner = new Planner(rules, { cacheEntriesMax: this.config.limits.planCacheEntriesMax });
-    if (sharded === undefined) sharded = { config: db, version, database: new ShardedDatabase(rules, planner, this.ctx, this.twoPhase()) };
+    if (sharded === undefined) {
+      const learn = (learned: readonly LearnedKeyType[]): void => {
+        for (const l of learned) this.learnedKeyTypes(db.name).set(l.table, l.keyType);
+        this.rulesVersion++;
+        this.options.log.info({ database: db.name, learned }, 'shard key types learnt from CREATE TABLE');
+        // Rebuild now: every session (new or open) plans with the learnt types from its next statement.
+        const current = this.config.databases.find((d) => d.name === db.name);
+        if (current !== undefined) this.shardedDatabase(current);
+      };
+      sharded = { config: db, version, database: new ShardedDatabase(rules, planner, this.ctx, this.twoPhase(), learn) };
+    }
     else {
       sharded.database.setRules(rules, planner);
       sharded = { config: db, version, database: sharded.database };

@@ -79,8 +79,13 @@ const KEY_TYPE_NAMES: ReadonlyMap<string, KeyType> = new Map<string, KeyType>([
   ['int2', 'int2'], ['smallint', 'int2'], ['smallserial', 'int2'], ['serial2', 'int2'],
   ['int4', 'int4'], ['int', 'int4'], ['integer', 'int4'], ['serial', 'int4'], ['serial4', 'int4'],
   ['int8', 'int8'], ['bigint', 'int8'], ['bigserial', 'int8'], ['serial8', 'int8'],
-  ['text', 'text'], ['varchar', 'varchar'], ['uuid', 'uuid'],
+  ['text', 'text'], ['varchar', 'varchar'], ['character varying', 'varchar'], ['uuid', 'uuid'],
 ]);
+
+/** The key type of a column type as SQL or format_type() spells it (undefined: not a shardable type). */
+export function keyTypeOfSqlType(name: string): KeyType | undefined {
+  return KEY_TYPE_NAMES.get(name.toLowerCase().replace(/\(.*\)$/, '').trim());
+}
 
 function createTable(rules: ShardingRules, body: Body): Plan {
   const relation = bodyOf(body['relation']);

@@ -6,7 +6,7 @@
 // Not the hot path: frames from shards are copied, never referenced after their read.
 
 import { assertNever } from '../../planner/assert-never.js';
-import type { BoundParams, Merge, Plan, StatementPlan } from '../../planner/plan.js';
+import type { BoundParams, LearnedKeyType, Merge, Plan, StatementPlan } from '../../planner/plan.js';
 import type { ShardedTableRule } from '../../planner/sharding-rules.js';
 import { asProxyError, errorResponseFrame, noticeFrame, ProxyError } from '../errors.js';
 import { decodeCommandTag } from '../protocol/backend-messages.js';
@@ -29,6 +29,7 @@ import type { ServerConnection } from '../backend/server-connection.js';
 import type { NodePool } from '../backend/node-pool.js';
 import { ShardChannel } from './shard-channel.js';
 import { MergeStream } from './merge/merge-stream.js';
+import type { TextOrder } from './merge/value-types.js';
 import { mergeCommandTags } from './merge/command-tag.js';
 import type { TwoPhaseCoordinator } from './two-phase-commit.js';
 import type { PlannerLike } from '../session/batch-router.js';
@@ -81,6 +82,10 @@ export interface DistributedHost {
   readonly twoPhase: TwoPhaseCoordinator;
   /** The shard of a row whose key has this COPY text form (null: SQL NULL); throws when no shard may hold it. */
   shardOfKey(rule: ShardedTableRule, key: string | null): number;
+  /** How the database orders text (its default collation), asked of a shard once. */
+  textOrder(channel: ShardChannel): Promise<TextOrder>;
+  /** Key types a CREATE TABLE that just succeeded declares for rules that had none. */
+  learn(learned: readonly LearnedKeyType[]): void;
 }
 
 export class DistributedSession {
@@ -322,6 +327,7 @@ export class DistributedSession {
           throw ProxyError.unsupported(`${firstWord(inv.sql)} cannot run inside a transaction block`, 'Run it outside BEGIN ... COMMIT.');
         }
         await this.onShards(this.allShards().map((shard) => ({ shard, inv })), plan.reason === 'reference-write' ? 'first' : 'same', !plan.transactional);
+        if (plan.learned.length > 0) this.host.learn(plan.learned);
         return;
       case 'split-insert':
         await this.onShards(
@@ -441,14 +447,15 @@ export class DistributedSession {
   private async scatterRead(shards: readonly number[], inv: Invocation, merge: Merge, transactional = false): Promise<void> {
     const limits = this.host.ctx.config().limits;
     const bind = inv.bind;
+    const participants = await Promise.all(shards.map((s) => this.participant(s, transactional)));
+    const textOrder = await this.host.textOrder(participants[0]!.channel);
     const stream = new MergeStream(merge, {
       shards: shards.length,
       rowsMax: limits.mergeRowsMax,
       bytesMax: limits.mergeBytesMax,
       params: bind === null ? null : { values: bind.values, formats: bind.paramFormats, types: inv.paramTypes },
-      textOrder: 'bytes',
+      textOrder,
     });
-    const participants = await Promise.all(shards.map((s) => this.participant(s, transactional)));
     let error: Buffer | null = null;
     let described = false;
     const out = this.out;

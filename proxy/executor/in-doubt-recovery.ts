@@ -10,8 +10,7 @@ import type { Config } from '../../topology/config/config-types.js';
 import type { DecisionLog } from '../../topology/state/decision-log.js';
 import { finishedDecisions, resolveInDoubt, type PreparedXact } from '../../topology/state/in-doubt.js';
 import { ServerConnection } from '../backend/server-connection.js';
-import { buildQuery } from '../protocol/rewrite.js';
-import { decodeDataRow, decodeErrorFields } from '../protocol/backend-messages.js';
+import { oneOffQuery } from '../backend/one-off-query.js';
 import type { Logger } from '../logger.js';
 
 export interface RecoveryReport {
@@ -20,28 +19,6 @@ export interface RecoveryReport {
   forgotten: number;
   /** Shards (database/shard) that could not be read: their transactions stay in doubt until the next run. */
   unreachable: string[];
-}
-
-/** Runs one simple query on a fresh connection; rows as text. */
-async function query(conn: ServerConnection, sql: string): Promise<string[][]> {
-  return new Promise((resolve, reject) => {
-    const rows: string[][] = [];
-    let error: Error | null = null;
-    conn.listener = {
-      onBackendFrame(type, buf, start, end) {
-        if (type === 0x44) rows.push(decodeDataRow(buf, start, end).map((v) => (v === null ? '' : v.toString('utf8'))));
-        else if (type === 0x45) error ??= new Error(decodeErrorFields(buf, start, end).get('M') ?? 'error');
-        else if (type === 0x5a) {
-          if (error !== null) reject(error);
-          else resolve(rows);
-        }
-      },
-      onBackendChunkEnd: () => false,
-      onBackendClosed: (_c, err) => reject(err),
-      onBackendDrain() {},
-    };
-    conn.write(buildQuery(sql));
-  });
 }
 
 export async function recoverInDoubt(config: Config, log: DecisionLog, proxyId: string, logger: Logger): Promise<RecoveryReport> {
@@ -69,17 +46,17 @@ export async function recoverInDoubt(config: Config, log: DecisionLog, proxyId: 
             connectTimeoutMs: config.pool.connectTimeoutMs,
             frameBytesMax: config.limits.frameBytesMax,
           });
-          const rows = await query(
+          const rows = await oneOffQuery(
             conn,
             "SELECT gid, (extract(epoch FROM now() - prepared) * 1000)::bigint FROM pg_catalog.pg_prepared_xacts WHERE database = current_database() AND owner = current_user AND gid LIKE 'pgshard\\_%'",
           );
           const now = Date.now();
-          const prepared = rows.map(([gid, ageMs]) => ({ shard, gid: gid!, preparedAtMs: now - Number(ageMs) }));
+          const prepared = rows.map(([gid, ageMs]) => ({ shard, gid: gid ?? '', preparedAtMs: now - Number(ageMs) }));
           const resolutions = resolveInDoubt({ proxyId, logged, prepared, nowMs: now, minAgeMs: 0 });
           const resolving = new Set(resolutions.map((r) => r.gid));
           remaining.push(...prepared.filter((p) => !resolving.has(p.gid)));
           for (const r of resolutions) {
-            await query(conn, `${r.action === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED '${r.gid}'`);
+            await oneOffQuery(conn, `${r.action === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED '${r.gid}'`);
             if (r.action === 'commit') report.committed++;
             else report.rolledBack++;
             logger.warn({ database: db.name, shard, gid: r.gid, action: r.action }, 'in-doubt transaction resolved');

@@ -10,9 +10,13 @@ import type { PlannerLike } from '../session/batch-router.js';
 import type { OwnedFrame, QueryRelay, RelayRouting } from '../session/query-relay.js';
 import { asProxyError, ProxyError } from '../errors.js';
 import type { ShardedTableRule } from '../../planner/sharding-rules.js';
+import type { LearnedKeyType } from '../../planner/plan.js';
 import { placeNull, placeValue, textDatum } from '../../planner/routing/key-values.js';
 import { DistributedSession } from './distributed-session.js';
 import type { TwoPhaseCoordinator } from './two-phase-commit.js';
+import type { TextOrder } from './merge/value-types.js';
+import type { ShardChannel } from './shard-channel.js';
+import { buildQuery } from '../protocol/rewrite.js';
 
 export class ShardedDatabase {
   private readonly sessions = new WeakMap<QueryRelay, DistributedSession>();
@@ -22,6 +26,8 @@ export class ShardedDatabase {
     public planner: PlannerLike,
     private readonly ctx: ProxyContext,
     private readonly twoPhase: TwoPhaseCoordinator,
+    /** Key types a CREATE TABLE taught (the next rules snapshot includes them). */
+    private readonly learn: (learned: readonly LearnedKeyType[]) => void,
   ) {}
 
   /** A new rules snapshot (config reload, SHARD TABLE): statements planned from now on use it. */
@@ -47,6 +53,21 @@ export class ShardedDatabase {
       copyFrame: (relay, type, buf, start, end) => this.sessions.get(relay)?.copy?.onClientFrame(type, buf, start, end),
       running: (relay) => this.sessions.get(relay)?.busyConnections() ?? [],
     };
+  }
+
+  private collation: Promise<TextOrder> | null = null;
+
+  /**
+   * The database's default text order, from a shard's lc_collate: byte order for C, POSIX and C.UTF-8
+   * (exactly what Postgres does there), otherwise the locale's ICU collation (an approximation of
+   * glibc's, documented in scatter-gather.md). Asked once per database.
+   */
+  textOrder(channel: ShardChannel): Promise<TextOrder> {
+    this.collation ??= askCollation(channel).catch((err: unknown) => {
+      this.collation = null;
+      throw err;
+    });
+    return this.collation;
   }
 
   /** Where a COPY row with this key text goes; rows no shard may hold are refused as Postgres refuses them. */
@@ -90,6 +111,8 @@ export class ShardedDatabase {
         pools,
         twoPhase: this.twoPhase,
         shardOfKey: (rule, key) => this.shardOfKey(rule, key),
+        textOrder: (channel) => this.textOrder(channel),
+        learn: (learned) => this.learn(learned),
       });
       this.sessions.set(relay, session);
     }
@@ -106,4 +129,23 @@ export class ShardedDatabase {
       relay.fail(asProxyError(err));
     });
   }
+}
+
+/** lc_collate of the shard's database, as a merge text order. */
+async function askCollation(channel: ShardChannel): Promise<TextOrder> {
+  let value = '';
+  await channel.request([buildQuery('SHOW lc_collate')], {
+    onFrame(type, buf, start, end) {
+      // DataRow with one column: length at +7, value from +11.
+      if (type === 0x44 && end - start > 11) value = buf.toString('utf8', start + 11, end);
+    },
+  });
+  return collationOrder(value);
+}
+
+/** C, POSIX and C.UTF-8 (any spelling of the encoding) sort by bytes; others by their locale. */
+export function collationOrder(lcCollate: string): TextOrder {
+  if (/^(C|POSIX)(\.utf-?8)?$/i.test(lcCollate.trim()) || lcCollate.trim() === '') return 'bytes';
+  const locale = lcCollate.split('.')[0]!.replace('_', '-');
+  return { locale };
 }

@@ -3,6 +3,9 @@
 // key, reference tables, deferred BEGIN, multi-shard transactions committed with 2PC or rolled back,
 // failed-transaction semantics (25P02), and SQL that cannot be routed (0A000 with a hint).
 // Every row is checked on the shard that must hold it, straight from Postgres.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import t from 'tap';
 import { placementOf, evenBucketMap } from '../../planner/hash/bucket-map.js';
@@ -169,4 +172,68 @@ void t.test('a CancelRequest reaches every shard of a scatter-gather query', asy
   t.equal(await done, '57014', 'the query is canceled');
   t.ok(Date.now() - started < 2500, 'well before the shards would have finished');
   t.equal((await c.query('SELECT count(*) AS n FROM accounts')).rows[0].n, '40', 'the session works afterwards');
+});
+
+void t.test('a rule without a key type learns it from the CREATE TABLE sent through the proxy, or from the catalog at start', async (t) => {
+  const untyped = await startProxyOn(t, cluster, { sharding: { tables: [{ name: 'events', column: 'device' }, { name: 'accounts', column: 'id' }] } });
+  const c = new pg.Client({ ...untyped.clientConfig('app'), query_timeout: 15_000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  t.teardown(() => c.end().catch(() => undefined));
+  // accounts existed when this proxy started: its key type (bigint) came from the first shard's catalog.
+  t.strictSame((await c.query('SELECT owner FROM accounts WHERE id = $1', [3])).rows, [{ owner: 'owner 3' }]);
+  const early = await c.query("INSERT INTO events (device, payload) VALUES ('d1', 'x')").catch((e: { code?: string; hint?: string }) => e);
+  t.match(early, { code: '0A000', hint: /type/ }, 'before the table exists its key type is unknown: refused, saying how to fix it');
+  await c.query('CREATE TABLE events (device uuid NOT NULL, payload text)');
+  const device = '8c6a0c6e-5b0f-4a53-9d0e-3f1f7c2c1a01';
+  await c.query('INSERT INTO events (device, payload) VALUES ($1, $2)', [device, 'hello']);
+  const shard = placementOf('uuid', device, buckets).shard;
+  t.equal(await onShard(shard, 'SELECT count(*) FROM events'), '1', 'the row is on the shard its uuid hashes to');
+  t.equal(await onShard(1 - shard, 'SELECT count(*) FROM events'), '0');
+  await c.query('DROP TABLE events');
+});
+
+void t.test('SHARD TABLE and REFERENCE TABLE in the admin console take effect at once and survive a restart', async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'pgshard-rules-'));
+  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
+  const first = await startProxyOn(t, cluster, { stateDir });
+  const admin = new pg.Client({ ...first.clientConfig('admin', 'pgshard'), query_timeout: 15_000 });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  await admin.query('SHARD TABLE metrics BY host TYPE text');
+  await admin.query('REFERENCE TABLE units');
+  await t.rejects(admin.query('SHARD TABLE metrics BY host TYPE text'), { code: '42710' }, 'a second rule for one table is refused');
+  await t.rejects(admin.query('SHARD TABLE BY'), { code: '42601' });
+  await admin.end();
+
+  const c = new pg.Client({ ...first.clientConfig('app'), query_timeout: 15_000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  await c.query('CREATE TABLE metrics (host text NOT NULL, value int)');
+  await c.query('CREATE TABLE units (code text PRIMARY KEY)');
+  await c.query("INSERT INTO metrics (host, value) VALUES ('a', 1), ('b', 2), ('c', 3), ('d', 4), ('e', 5), ('f', 6)");
+  await c.query("INSERT INTO units VALUES ('ms')");
+  await c.end();
+  for (const shard of [0, 1]) {
+    const hosts = (await onShard(shard, 'SELECT host FROM metrics ORDER BY host')).split('\n').filter((h) => h !== '');
+    t.strictSame(hosts, ['a', 'b', 'c', 'd', 'e', 'f'].filter((h) => placementOf('text', h, buckets).shard === shard), `shard ${shard} holds its hosts`);
+    t.equal(await onShard(shard, 'SELECT count(*) FROM units'), '1', `the reference table is on shard ${shard}`);
+  }
+
+  // A new proxy on the same state directory knows the rules.
+  const second = await startProxyOn(t, cluster, { stateDir });
+  const admin2 = new pg.Client({ ...second.clientConfig('admin', 'pgshard'), query_timeout: 15_000 });
+  admin2.on('error', () => undefined);
+  await admin2.connect();
+  const tables = await admin2.query({ text: 'SHOW TABLES', rowMode: 'array' } as pg.QueryConfig);
+  const names = tables.rows.map((r: unknown[]) => r.map(String).join(' '));
+  t.ok(names.some((r) => /metrics/.test(r) && /host/.test(r) && /runtime/.test(r)), 'SHOW TABLES lists metrics as a runtime rule');
+  t.ok(names.some((r) => /units/.test(r) && /reference/.test(r)), 'and units as a reference table');
+  await admin2.end();
+  const c2 = new pg.Client({ ...second.clientConfig('app'), query_timeout: 15_000 });
+  c2.on('error', () => undefined);
+  await c2.connect();
+  t.strictSame((await c2.query('SELECT count(*) AS n, sum(value) AS s FROM metrics')).rows, [{ n: '6', s: '21' }], 'the restarted proxy scatters over both shards');
+  await c2.query('DROP TABLE metrics; DROP TABLE units');
+  await c2.end();
 });
