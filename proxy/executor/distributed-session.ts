@@ -30,6 +30,7 @@ import type { NodePool } from '../backend/node-pool.js';
 import { ShardChannel } from './shard-channel.js';
 import { MergeStream } from './merge/merge-stream.js';
 import type { TextOrder } from './merge/value-types.js';
+import type { SessionEffect } from '../../planner/session-effects.js';
 import { mergeCommandTags } from './merge/command-tag.js';
 import type { TwoPhaseCoordinator } from './two-phase-commit.js';
 import type { PlannerLike } from '../session/batch-router.js';
@@ -37,6 +38,9 @@ import type { ProxyContext } from '../context.js';
 import { CopyIn } from './copy-in.js';
 
 const T_QUERY = 0x51;
+
+/** SET LOCAL and SET TRANSACTION: they last for the transaction only. */
+const TRANSACTION_SCOPED_SET = /^\s*set\s+(local\s|transaction\s|session\s+characteristics\s)/i;
 const T_PARSE = 0x50;
 const T_BIND = 0x42;
 const T_DESCRIBE = 0x44;
@@ -97,6 +101,8 @@ export class DistributedSession {
   private failed = false;
   private beginText = 'BEGIN';
   private readonly savepoints: string[] = [];
+  /** SET / RESET statements of the open transaction, replayed on shards that join it later. */
+  private readonly pendingSettings: string[] = [];
   private readonly portals = new Map<string, Portal>();
   /** Extended protocol: an error was reported; messages are skipped up to Sync. */
   private skipping = false;
@@ -305,7 +311,25 @@ export class DistributedSession {
 
   // ---- statements --------------------------------------------------------------------------
 
+  /** limits.queryTimeoutMs: a statement still running then is canceled on every shard it runs on (57014). */
   private async runStatement(sp: StatementPlan, inv: Invocation, batchTransaction: boolean): Promise<void> {
+    const ms = this.host.ctx.config().limits.queryTimeoutMs;
+    const timer =
+      ms === 0
+        ? null
+        : setTimeout(() => {
+            const busy = this.busyConnections();
+            if (busy.length > 0) this.host.ctx.log.info({ shards: busy.length, timeoutMs: ms }, 'query timeout: canceling');
+            for (const conn of busy) this.host.ctx.cancelBackend(conn);
+          }, ms);
+    try {
+      await this.runPlan(sp, inv, batchTransaction);
+    } finally {
+      if (timer !== null) clearTimeout(timer);
+    }
+  }
+
+  private async runPlan(sp: StatementPlan, inv: Invocation, batchTransaction: boolean): Promise<void> {
     const plan: Plan = sp.plan;
     if (this.failed && !(plan.kind === 'transaction' && (plan.action.kind === 'rollback' || plan.action.kind === 'rollback-to' || plan.action.kind === 'commit'))) {
       throw ProxyError.inFailedTransaction();
@@ -314,9 +338,21 @@ export class DistributedSession {
       case 'single':
         await this.forward(plan.shard, inv, plan.access === 'write' || batchTransaction);
         return;
-      case 'any':
+      case 'any': {
+        const effect = this.host.ctx.classifier.classify(inv.sql)[0];
+        if (effect !== undefined && effect.kind !== 'none') {
+          await this.sessionEffect(effect, inv);
+          return;
+        }
+        if (TRANSACTION_SCOPED_SET.test(inv.sql)) {
+          // SET LOCAL / SET TRANSACTION: every shard of the transaction needs it, the session keeps nothing.
+          await this.onEveryParticipant(inv);
+          this.pendingSettings.push(inv.sql);
+          return;
+        }
         await this.forward(this.anyShard(), inv, batchTransaction);
         return;
+      }
       case 'scatter':
         if (plan.access === 'read' && !batchTransaction && !this.inTransaction) await this.scatterRead(plan.shards, { ...inv, sql: plan.sql }, plan.merge);
         else if (plan.access === 'read') await this.scatterRead(plan.shards, { ...inv, sql: plan.sql }, plan.merge, true);
@@ -364,6 +400,49 @@ export class DistributedSession {
     }
   }
 
+  /**
+   * SET / RESET while the executor holds the session: run inside the transaction on every shard taking
+   * part (shards joining later get it too), and held by the session once the transaction commits.
+   * What cannot follow the client across connections (LISTEN, temp tables, ...) is refused here.
+   */
+  private async sessionEffect(effect: SessionEffect, inv: Invocation): Promise<void> {
+    switch (effect.kind) {
+      case 'set':
+      case 'reset':
+      case 'reset-all': {
+        await this.onEveryParticipant(inv);
+        this.pendingSettings.push(inv.sql);
+        this.relay.noteSessionEffect(effect);
+        return;
+      }
+      case 'discard-all':
+      case 'deallocate':
+      case 'pin':
+        throw ProxyError.unsupported(
+          `${firstWord(inv.sql)} is not supported while a statement or transaction spans several shards`,
+          'Run it outside the multi-shard transaction (before BEGIN or after COMMIT).',
+        );
+      case 'none':
+        return;
+      default:
+        assertNever(effect);
+    }
+  }
+
+  /** Runs inv inside the transaction on every shard taking part (one at least); the client sees one answer. */
+  private async onEveryParticipant(inv: Invocation): Promise<void> {
+    if (this.participants.size === 0) await this.participant(this.anyShard(), true);
+    const open = [...this.participants.values()];
+    for (const p of open) if (!p.inTransaction) await this.participant(p.channel.shard, true);
+    let first = true;
+    for (const p of open) {
+      // The client sees one shard's answer (CommandComplete, notices); the others run it silently.
+      if (first) await this.forwardOn(p, inv);
+      else await this.silent(p, inv.sql);
+      first = false;
+    }
+  }
+
   private anyShard(): number {
     for (const shard of this.participants.keys()) return shard;
     return 0;
@@ -386,7 +465,7 @@ export class DistributedSession {
       if (replay !== null) await this.silent(p, replay);
     }
     if ((this.inTransaction || transactional) && !p.inTransaction) {
-      const setup = [this.inTransaction ? this.beginText : 'BEGIN', ...this.savepoints.map((s) => `SAVEPOINT ${quoteIdent(s)}`)];
+      const setup = [this.inTransaction ? this.beginText : 'BEGIN', ...this.savepoints.map((s) => `SAVEPOINT ${quoteIdent(s)}`), ...this.pendingSettings];
       await this.silent(p, setup.join(';\n'));
       p.inTransaction = true;
     }
@@ -418,6 +497,10 @@ export class DistributedSession {
   private async forward(shard: number, inv: Invocation, transactional: boolean): Promise<void> {
     const p = await this.participant(shard, transactional);
     if (transactional || this.inTransaction) p.wrote = true;
+    await this.forwardOn(p, inv);
+  }
+
+  private async forwardOn(p: Participant, inv: Invocation): Promise<void> {
     let error: Buffer | null = null;
     const out = this.out;
     const socket = this.relay.clientSocket;
@@ -722,7 +805,10 @@ export class DistributedSession {
     this.inTransaction = false;
     this.failed = false;
     this.savepoints.length = 0;
+    const settings = this.pendingSettings.length > 0;
+    this.pendingSettings.length = 0;
     if (open.length === 0) return;
+    let committed = false;
     try {
       if (!commit) {
         await Promise.all(open.map((p) => this.silent(p, 'ROLLBACK').catch(() => undefined)));
@@ -732,11 +818,13 @@ export class DistributedSession {
       if (writers.length <= 1) {
         // One shard wrote: its COMMIT decides; read-only participants just end their transaction.
         await Promise.all(open.map((p) => this.silent(p, 'COMMIT')));
+        committed = true;
         return;
       }
       const readers = open.filter((p) => !p.wrote);
       await Promise.all(readers.map((p) => this.silent(p, 'COMMIT')));
       await this.host.twoPhase.commit(writers.map((p) => p.channel));
+      committed = true;
     } catch (err) {
       // Whatever is still open must not survive: roll it back.
       await Promise.all(open.filter((p) => p.channel.conn.txStatus !== 'I').map((p) => this.silent(p, 'ROLLBACK').catch(() => undefined)));
@@ -746,6 +834,8 @@ export class DistributedSession {
         p.inTransaction = false;
         p.wrote = false;
       }
+      // SETs of the transaction hold on every shard that ran them once it committed.
+      if (settings) this.relay.settleSessionState(committed, open.map((p) => p.channel.conn));
     }
   }
 

@@ -251,6 +251,21 @@ export class QueryRelay implements BackendListener, StatementLookup {
     );
   }
 
+  /** A SET / RESET the executor ran (inside its transaction): it holds once that transaction commits. */
+  noteSessionEffect(effect: SessionEffect): void {
+    this.state.apply(effect);
+  }
+
+  /**
+   * The executor's transaction ended: SETs made in it take hold (or vanish), and `conns`, which ran
+   * them, are marked with the state they now hold.
+   */
+  settleSessionState(committed: boolean, conns: readonly ServerConnection[]): void {
+    const held = this.state.endTransaction(committed);
+    if (held === 'same') return;
+    for (const conn of conns) conn.appliedStateKey = held === 'current' ? this.state.key : DIRTY_STATE;
+  }
+
   /** Close of a named statement the executor answered. */
   forgetStatement(name: string): void {
     const def = this.statements.get(name);

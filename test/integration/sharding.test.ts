@@ -237,3 +237,57 @@ void t.test('SHARD TABLE and REFERENCE TABLE in the admin console take effect at
   await c2.query('DROP TABLE metrics; DROP TABLE units');
   await c2.end();
 });
+
+void t.test('SET inside a multi-shard transaction reaches every shard and holds after COMMIT (not after ROLLBACK)', async (t) => {
+  const c = await client(t);
+  const settingOn = async (): Promise<string[]> => {
+    // One routed statement per shard: each shows the setting its server connection has.
+    const out: string[] = [];
+    for (const id of [a, b]) out.push((await c.query(`SELECT current_setting('application_name') AS v FROM accounts WHERE id = ${id}`)).rows[0].v);
+    return out;
+  };
+  await c.query('BEGIN');
+  await c.query(`UPDATE accounts SET owner = owner WHERE id = ${a}`);
+  await c.query(`UPDATE accounts SET owner = owner WHERE id = ${b}`);
+  await c.query("SET application_name = 'kept'");
+  await c.query('SET LOCAL statement_timeout = 12345');
+  t.strictSame(await settingOn(), ['kept', 'kept'], 'both shards of the transaction have the SET');
+  const local = await c.query(`SELECT current_setting('statement_timeout') AS v FROM accounts WHERE id IN (${a}, ${b})`);
+  t.strictSame(local.rows.map((r: { v: string }) => r.v), ['12345ms', '12345ms'], 'SET LOCAL too');
+  await c.query('COMMIT');
+  t.strictSame(await settingOn(), ['kept', 'kept'], 'after COMMIT the session keeps it on every shard');
+  t.equal((await c.query('SHOW statement_timeout')).rows[0].statement_timeout, '0', 'SET LOCAL ended with the transaction');
+
+  await c.query('BEGIN');
+  await c.query(`UPDATE accounts SET owner = owner WHERE id = ${a}`);
+  await c.query(`UPDATE accounts SET owner = owner WHERE id = ${b}`);
+  await c.query("SET application_name = 'dropped'");
+  await c.query('ROLLBACK');
+  t.strictSame(await settingOn(), ['kept', 'kept'], 'a SET in a rolled-back transaction does not hold');
+  await t.rejects(
+    (async () => {
+      await c.query('BEGIN');
+      await c.query(`UPDATE accounts SET owner = owner WHERE id = ${a}`);
+      await c.query(`UPDATE accounts SET owner = owner WHERE id = ${b}`);
+      await c.query('LISTEN somewhere');
+    })(),
+    { code: '0A000' },
+    'LISTEN cannot follow a multi-shard transaction',
+  );
+  await c.query('ROLLBACK');
+});
+
+void t.test('limits.queryTimeoutMs cancels a multi-shard statement on every shard', async (t) => {
+  const limited = await startProxyOn(t, cluster, {
+    sharding: { tables: [{ name: 'accounts', column: 'id', type: 'int8' }] },
+    limits: { queryTimeoutMs: 500 },
+  });
+  const c = new pg.Client({ ...limited.clientConfig('app'), query_timeout: 15_000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  t.teardown(() => c.end().catch(() => undefined));
+  const started = Date.now();
+  await t.rejects(c.query('SELECT id FROM accounts WHERE pg_sleep(0.2) IS NOT NULL ORDER BY id'), { code: '57014' });
+  t.ok(Date.now() - started < 2500, 'canceled near the limit, not after the shards finished');
+  t.equal((await c.query('SELECT count(*) AS n FROM accounts')).rows[0].n, '40', 'the session goes on');
+});
