@@ -12,6 +12,7 @@ import { parseSql } from './sql-parser.js';
 import { analyseStatement, bindInsertTemplate, unparsedStatement, type Analysis } from './routing/statement-analyzer.js';
 import { bindRoute } from './routing/route-template.js';
 import { shardOutOfRange } from './routing/messages.js';
+import { isDdlType } from './routing/ddl.js';
 
 interface StatementTemplate {
   readonly text: string;
@@ -67,6 +68,21 @@ export class Planner {
       let analysis: Analysis;
       try {
         analysis = analyseStatement(this.rules, s.node, s.text);
+        // A hint (or SET pgshard.shard, applied at bind) says which shard's copy of the view is meant.
+        const view = analysis.hinted ? null : readsShardedView(this.rules, s.node);
+        if (view !== null) {
+          analysis = {
+            ...analysis,
+            body: {
+              kind: 'fixed',
+              plan: {
+                kind: 'unsupported',
+                message: `"${view.view}" is a view over the sharded table "${view.table}": each shard's copy of it sees only that shard's rows`,
+                hint: `query "${view.table}" directly (pgshard merges it across shards), or pick one shard with /* pgshard: shard=N */`,
+              },
+            },
+          };
+        }
       } catch (err) {
         analysis = { body: { kind: 'fixed', plan: internalError(err) }, control: false, access: 'write', rules: [], hinted: false };
       }
@@ -97,6 +113,31 @@ export class Planner {
         return assertNever(body);
     }
   }
+}
+
+/** The first view over a sharded table a statement reads (DDL on views, e.g. DROP VIEW, is fine). */
+function readsShardedView(rules: ShardingRules, node: Record<string, unknown>): { view: string; table: string } | null {
+  const views = rules.shardedViews;
+  if (views === undefined || views.size === 0) return null;
+  const type = Object.keys(node)[0] ?? '';
+  if (isDdlType(type)) return null;
+  let found: { view: string; table: string } | null = null;
+  const visit = (n: unknown): void => {
+    if (found !== null || n === null || typeof n !== 'object') return;
+    if (Array.isArray(n)) {
+      for (const item of n) visit(item);
+      return;
+    }
+    const b = n as Record<string, unknown>;
+    const name = b['relname'];
+    if (typeof name === 'string') {
+      const table = views.get(name);
+      if (table !== undefined) found = { view: name, table };
+    }
+    for (const v of Object.values(b)) visit(v);
+  };
+  visit(node);
+  return found;
 }
 
 function template(text: string, analysis: Analysis): StatementTemplate {

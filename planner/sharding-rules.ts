@@ -58,6 +58,12 @@ export interface ShardingRules {
   readonly buckets: BucketMap;
   /** By lower-case relation name (unqualified); a rule with a schema only matches that schema. */
   readonly tables: ReadonlyMap<string, TableRule>;
+  /**
+   * Views (and materialized views) that read a sharded table, by name → that table. A view exists on
+   * every shard and sees only that shard's rows, so reading one through any single shard would be
+   * silently incomplete: the planner refuses it.
+   */
+  readonly shardedViews?: ReadonlyMap<string, string>;
 }
 
 /** Looks a relation up as a statement names it (schema may be absent). */

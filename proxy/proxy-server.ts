@@ -30,7 +30,7 @@ import { loadProxyId } from '../topology/state/proxy-id.js';
 import { RulesStore } from '../topology/sharding/rules-store.js';
 import { listShardingRules } from './admin/sharding-admin.js';
 import { recoverInDoubt } from './executor/in-doubt-recovery.js';
-import { lookupKeyTypes } from './executor/key-type-lookup.js';
+import { readCatalogFacts, readShardedViews } from './executor/catalog-lookup.js';
 import type { KeyType } from '../planner/hash/pg-hash.js';
 import type { LearnedKeyType } from '../planner/plan.js';
 
@@ -59,6 +59,8 @@ export class ProxyServer implements ClientRegistry {
   private rulesStore: RulesStore | null = null;
   /** Key types the rules leave open, read from the catalog at start or learnt from CREATE TABLE. */
   private readonly keyTypes = new Map<string, Map<string, KeyType>>();
+  /** Views over sharded tables, per database (re-read after DDL on views). */
+  private readonly views = new Map<string, Map<string, string>>();
   /** Bumped when a runtime rule is added: every database's snapshot is rebuilt on next use. */
   private rulesVersion = 0;
   private decisionLog: DecisionLog | null = null;
@@ -123,8 +125,11 @@ export class ProxyServer implements ClientRegistry {
     // A runtime rule that no longer fits the config (a shard it names is gone) stops the start, named.
     for (const db of this.config.databases) this.rulesStore.effectiveRules(db);
     for (const db of this.config.databases) {
-      const found = await lookupKeyTypes(this.config, db, this.effectiveSharding(db), this.options.log);
-      for (const [table, keyType] of found) this.learnedKeyTypes(db.name).set(table, keyType);
+      const sharding = this.effectiveSharding(db);
+      if (db.shards.length === 1 && sharding.tables.length === 0) continue;
+      const facts = await readCatalogFacts(this.config, db, sharding, this.options.log);
+      for (const [table, keyType] of facts.keyTypes) this.learnedKeyTypes(db.name).set(table, keyType);
+      this.views.set(db.name, facts.shardedViews);
     }
     this.decisionLog = await DecisionLog.open(join(this.config.state.dir, 'pgshard-2pc.log'));
     // Transactions a previous run left prepared are resolved before any client can look at the data.
@@ -217,7 +222,10 @@ export class ProxyServer implements ClientRegistry {
     const version = `${this.rulesVersion}`;
     let sharded = this.sharded.get(db.name);
     if (sharded !== undefined && sharded.config === db && sharded.version === version) return sharded.database;
-    const rules = buildShardingRules(sharding, db.shards.length, { keyTypes: this.learnedKeyTypes(db.name) });
+    const rules = buildShardingRules(sharding, db.shards.length, {
+      keyTypes: this.learnedKeyTypes(db.name),
+      shardedViews: this.views.get(db.name) ?? new Map(),
+    });
     const planner = new Planner(rules, { cacheEntriesMax: this.config.limits.planCacheEntriesMax });
     if (sharded === undefined) {
       const learn = (learned: readonly LearnedKeyType[]): void => {
@@ -228,7 +236,16 @@ export class ProxyServer implements ClientRegistry {
         const current = this.config.databases.find((d) => d.name === db.name);
         if (current !== undefined) this.shardedDatabase(current);
       };
-      sharded = { config: db, version, database: new ShardedDatabase(rules, planner, this.ctx, this.twoPhase(), learn) };
+      const viewsChanged = async (): Promise<void> => {
+        const current = this.config.databases.find((d) => d.name === db.name);
+        if (current === undefined) return;
+        const views = await readShardedViews(this.config, current, this.effectiveSharding(current), this.options.log);
+        if (views === null) return;
+        this.views.set(db.name, views);
+        this.rulesVersion++;
+        this.shardedDatabase(current);
+      };
+      sharded = { config: db, version, database: new ShardedDatabase(rules, planner, this.ctx, this.twoPhase(), learn, viewsChanged) };
     }
     else {
       sharded.database.setRules(rules, planner);

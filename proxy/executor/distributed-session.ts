@@ -39,6 +39,9 @@ import { CopyIn } from './copy-in.js';
 
 const T_QUERY = 0x51;
 
+/** DDL that may create, replace or drop a view. */
+const VIEW_DDL = /\bview\b/i;
+
 /** SET LOCAL and SET TRANSACTION: they last for the transaction only. */
 const TRANSACTION_SCOPED_SET = /^\s*set\s+(local\s|transaction\s|session\s+characteristics\s)/i;
 const T_PARSE = 0x50;
@@ -90,6 +93,8 @@ export interface DistributedHost {
   textOrder(channel: ShardChannel): Promise<TextOrder>;
   /** Key types a CREATE TABLE that just succeeded declares for rules that had none. */
   learn(learned: readonly LearnedKeyType[]): void;
+  /** Views were created or dropped: the rules learn which ones read sharded tables. */
+  viewsChanged(): Promise<void>;
 }
 
 export class DistributedSession {
@@ -101,6 +106,8 @@ export class DistributedSession {
   private failed = false;
   private beginText = 'BEGIN';
   private readonly savepoints: string[] = [];
+  /** DDL on views ran in the open transaction: re-read the sharded views when it commits. */
+  private viewsDirty = false;
   /** SET / RESET statements of the open transaction, replayed on shards that join it later. */
   private readonly pendingSettings: string[] = [];
   private readonly portals = new Map<string, Portal>();
@@ -364,6 +371,8 @@ export class DistributedSession {
         }
         await this.onShards(this.allShards().map((shard) => ({ shard, inv })), plan.reason === 'reference-write' ? 'first' : 'same', !plan.transactional);
         if (plan.learned.length > 0) this.host.learn(plan.learned);
+        // Views made or dropped are looked up once their transaction commits (endTransaction).
+        if (plan.reason === 'ddl' && VIEW_DDL.test(inv.sql)) this.viewsDirty = true;
         return;
       case 'split-insert':
         await this.onShards(
@@ -807,7 +816,10 @@ export class DistributedSession {
     this.savepoints.length = 0;
     const settings = this.pendingSettings.length > 0;
     this.pendingSettings.length = 0;
-    if (open.length === 0) return;
+    if (open.length === 0) {
+      this.viewsDirty = false;
+      return;
+    }
     let committed = false;
     try {
       if (!commit) {
@@ -836,6 +848,11 @@ export class DistributedSession {
       }
       // SETs of the transaction hold on every shard that ran them once it committed.
       if (settings) this.relay.settleSessionState(committed, open.map((p) => p.channel.conn));
+      if (this.viewsDirty) {
+        this.viewsDirty = false;
+        // Before the client hears COMMIT: its next statement already plans with the new views.
+        if (committed) await this.host.viewsChanged();
+      }
     }
   }
 

@@ -28,6 +28,8 @@ export class ShardedDatabase {
     private readonly twoPhase: TwoPhaseCoordinator,
     /** Key types a CREATE TABLE taught (the next rules snapshot includes them). */
     private readonly learn: (learned: readonly LearnedKeyType[]) => void,
+    /** A DDL statement created or dropped views: re-read which ones read sharded tables. */
+    private readonly viewsChanged: () => Promise<void>,
   ) {}
 
   /** A new rules snapshot (config reload, SHARD TABLE): statements planned from now on use it. */
@@ -113,6 +115,7 @@ export class ShardedDatabase {
         shardOfKey: (rule, key) => this.shardOfKey(rule, key),
         textOrder: (channel) => this.textOrder(channel),
         learn: (learned) => this.learn(learned),
+        viewsChanged: () => this.viewsChanged(),
       });
       this.sessions.set(relay, session);
     }

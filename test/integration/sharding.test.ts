@@ -291,3 +291,23 @@ void t.test('limits.queryTimeoutMs cancels a multi-shard statement on every shar
   t.ok(Date.now() - started < 2500, 'canceled near the limit, not after the shards finished');
   t.equal((await c.query('SELECT count(*) AS n FROM accounts')).rows[0].n, '40', 'the session goes on');
 });
+
+void t.test('a view over a sharded table is refused, not silently answered from one shard', async (t) => {
+  const c = await client(t);
+  await c.query('CREATE VIEW rich_accounts AS SELECT id, owner FROM accounts WHERE balance > 200');
+  const err = await c.query('SELECT count(*) FROM rich_accounts').catch((e: { code?: string; hint?: string }) => e);
+  t.match(err, { code: '0A000', hint: /accounts/ }, 'the view is refused with a hint naming its table');
+  const one = await c.query('/* pgshard: shard=0 */ SELECT count(*) AS n FROM rich_accounts');
+  t.equal(one.rowCount, 1, "a hint reads one shard's copy on purpose");
+  // A proxy started now finds the view in the catalog.
+  const fresh = await startProxyOn(t, cluster, { sharding: { tables: [{ name: 'accounts', column: 'id', type: 'int8' }] } });
+  const c2 = new pg.Client({ ...fresh.clientConfig('app'), query_timeout: 15_000 });
+  c2.on('error', () => undefined);
+  await c2.connect();
+  await t.rejects(c2.query('SELECT * FROM rich_accounts'), { code: '0A000' }, 'known from the catalog at start');
+  await c2.end();
+  await c.query('DROP VIEW rich_accounts');
+  await c.query('CREATE TABLE rich_accounts (id bigint)');
+  t.equal((await c.query('SELECT count(*) AS n FROM rich_accounts')).rows[0].n, '0', 'once dropped, the name is an ordinary (unlisted) table again');
+  await c.query('DROP TABLE rich_accounts');
+});

@@ -42,6 +42,8 @@ function methodOf(table: ShardedTableConfig): ShardMethod {
 export interface LearnedTypes {
   /** Key types found since the config was loaded (catalog, CREATE TABLE), by lower-case table name. */
   readonly keyTypes: ReadonlyMap<string, KeyType>;
+  /** Views over sharded tables found in the first shard's catalog (view → table). */
+  readonly shardedViews?: ReadonlyMap<string, string>;
 }
 
 export function buildShardingRules(config: ShardingConfig, shardCount: number, learned?: LearnedTypes): ShardingRules {
@@ -66,5 +68,6 @@ export function buildShardingRules(config: ShardingConfig, shardCount: number, l
     shardCount,
     buckets: evenBucketMap(config.modulus, shardCount),
     tables,
+    ...(learned?.shardedViews === undefined || learned.shardedViews.size === 0 ? {} : { shardedViews: learned.shardedViews }),
   });
 }
