@@ -8,7 +8,12 @@
 
 import type { ColumnRef, Merge, MergeColumn, Predicate, SortKey, ValueRef } from '../plan.js';
 import { deparseStatement } from '../sql-parser.js';
-import { as, bodyOf, clone, columnRefFields, constOf, exprKey, isStarRef, list, names, paramIndex, selectBody, str, type Body } from './ast.js';
+import { as, bodyOf, castType, clone, columnRefFields, constOf, exprKey, isStarRef, list, names, paramIndex, selectBody, str, type Body } from './ast.js';
+
+/** Integer cast targets as the parser names them (`::int` is int4, `::bigint` int8...). */
+const INTEGER_CASTS: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 'smallint', 'integer', 'int', 'bigint']);
+/** Other numeric cast targets whose order matches the source's for numbers. */
+const ORDERED_NUMERIC_CASTS: ReadonlySet<string> = new Set(['numeric', 'decimal', 'float8', 'float4', 'real', 'double precision']);
 import { havingPredicate, HavingError } from './having.js';
 import { implicitName, isAggregateCall, scanExpr, type Level } from './query-analysis.js';
 
@@ -270,11 +275,37 @@ class SelectRewrite {
         }
         continue;
       }
+      const castKind = this.castAggregateKind(val);
+      if (castKind !== null) {
+        // Each shard casts its own partial result; combining the casts gives the cast of the total.
+        this.visibleKinds.push({ kind: castKind } as MergeColumn);
+        continue;
+      }
       const found = { aggregate: false, window: false };
       scanExpr(val, found);
       if (found.aggregate) fail('an expression over aggregates (select the aggregates and compute it in the client)');
       this.visibleKinds.push({ kind: 'group' });
     }
+  }
+
+  /**
+   * `count(...)::int`, `min(x)::numeric` and the like: a cast the shards can apply to their partial
+   * results. count to an integer type (the merge adds the counts and checks the type's range, as
+   * PostgreSQL's cast would); min/max to an integer, numeric or float type (those casts keep order,
+   * so the least of the casts is the cast of the least). sum is not among them: rounding each shard's
+   * sum is not rounding the total.
+   */
+  private castAggregateKind(expr: unknown): 'count' | 'min' | 'max' | null {
+    const cast = as(expr, 'TypeCast');
+    if (cast === null) return null;
+    const fn = as(cast['arg'], 'FuncCall');
+    const target = castType(cast);
+    if (fn === null || target === null || target.array || !isAggregateCall(fn)) return null;
+    const kind = this.aggregateKind(fn);
+    const type = target.name.toLowerCase();
+    if (kind === 'count' && INTEGER_CASTS.has(type)) return 'count';
+    if ((kind === 'min' || kind === 'max') && (INTEGER_CASTS.has(type) || ORDERED_NUMERIC_CASTS.has(type))) return kind;
+    return null;
   }
 
   private aggregateKind(fn: Body): Exclude<MergeColumn['kind'], 'group'> {
