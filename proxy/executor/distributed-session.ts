@@ -123,6 +123,16 @@ export class DistributedSession {
     private readonly host: DistributedHost,
   ) {}
 
+  /**
+   * The client's next messages must come here: a transaction block is open, or an extended-protocol
+   * batch has not reached its Sync (its statements share one implicit transaction).
+   */
+  get holdsSession(): boolean {
+    if (this.inTransaction || this.skipping || this.executedSinceSync > 0 || this.portals.size > 0) return true;
+    for (const p of this.participants.values()) if (p.inTransaction) return true;
+    return false;
+  }
+
   /** Takes over the relay's open transaction on one shard (it becomes the first participant). */
   adopt(shard: number, conn: ServerConnection): void {
     this.participants.set(shard, { channel: new ShardChannel(shard, conn), inTransaction: conn.txStatus !== 'I', wrote: true });
@@ -305,7 +315,9 @@ export class DistributedSession {
       }
     }
     this.executedSinceSync = 0;
-    this.portals.delete('');
+    // Portals live until their transaction ends: outside a block, that is this Sync.
+    if (this.inTransaction) this.portals.delete('');
+    else this.portals.clear();
     this.ready();
   }
 

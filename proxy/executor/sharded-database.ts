@@ -47,7 +47,7 @@ export class ShardedDatabase {
         return database.planner;
       },
       handOff: (relay, frames, adopted, done) => this.handOff(relay, pools, frames, adopted, done),
-      holdsTransaction: (relay) => this.sessions.get(relay)?.inTransaction ?? false,
+      holdsTransaction: (relay) => this.sessions.get(relay)?.holdsSession ?? false,
       closed: (relay) => {
         this.sessions.get(relay)?.close();
         this.sessions.delete(relay);

@@ -115,7 +115,7 @@ export interface RelayRouting {
    * may go on (the executor keeps its connections while a transaction it runs stays open).
    */
   handOff(relay: QueryRelay, frames: OwnedFrame[], adopted: { shard: number; conn: ServerConnection } | null, done: () => void): void;
-  /** Whether the executor holds this client's transaction (its batches all go there). */
+  /** Whether the executor holds this client's transaction or an unfinished batch (its messages all go there). */
   holdsTransaction(relay: QueryRelay): boolean;
   /** The client left: the executor gives back (or drops) what it holds for it. */
   closed(relay: QueryRelay): void;
@@ -444,14 +444,20 @@ export class QueryRelay implements BackendListener, StatementLookup {
     const routing = this.routing!;
     let end = this.inHead;
     while (end < this.inReady && !isBoundary(this.inTypes[end]!)) end++;
+    if (routing.holdsTransaction(this)) {
+      // The executor is inside a transaction or an unfinished batch: everything goes there, as it comes.
+      if (end >= this.inReady) end = this.inCount - 1;
+      return this.handOffBatch(end + 1);
+    }
     if (end >= this.inReady) {
-      // No boundary yet: wait for it, unless the client pipelines more than we hold (then the batch
-      // streams to the shard its first statements pick).
+      // No boundary yet: wait for it, unless the client pipelines more than we hold. Then the batch
+      // cannot be routed as a whole: the executor takes it, and the rest of it as it arrives (its
+      // statements may fall on several shards, all in the batch's one implicit transaction).
       if (this.inCount - this.inHead < this.ctx.config().limits.pipelineMessagesMax) return false;
-      end = this.inCount - 1;
+      if (this.queueHead < this.queue.length) return false;
+      return this.handOffBatch(this.inCount);
     }
     end++;
-    if (routing.holdsTransaction(this)) return this.handOffBatch(end);
     const route: BatchRoute = routeBatch(
       routing.planner,
       this.routingSettings,

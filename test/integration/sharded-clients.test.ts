@@ -6,7 +6,8 @@ import postgres from 'postgres';
 import pg from 'pg';
 import t from 'tap';
 import { evenBucketMap, placementOf } from '../../planner/hash/bucket-map.js';
-import { startProxyOn, startTestCluster } from '../helpers/proxy-fixture.js';
+import { startProxyOn, startTestCluster, USERS } from '../helpers/proxy-fixture.js';
+import { bind, errorFields, execute, parse, RawClient, sync } from '../helpers/raw-client.js';
 
 const cluster = await startTestCluster(t, { shards: 2 });
 const proxy = await startProxyOn(t, cluster, { sharding: { tables: [{ name: 'kv', column: 'k', type: 'int8' }], referenceTables: ['labels'] } });
@@ -100,4 +101,42 @@ void t.test('node-postgres: a pool of 8 clients doing point reads, scatter reads
     const rows = await cluster.shards[shard]!.primary.sql('SELECT count(*)::int AS n FROM pg_prepared_xacts', 'appdb');
     t.equal(rows[0]?.['n'], 0, `no prepared transaction left on shard ${shard}`);
   }
+});
+
+void t.test('a pipeline longer than limits.pipelineMessagesMax before its Sync, over both shards, is one implicit transaction', async (t) => {
+  const small = await startProxyOn(t, cluster, { sharding: { tables: [{ name: 'kv', column: 'k', type: 'int8' }] }, limits: { pipelineMessagesMax: 50 } });
+  const c = await RawClient.connect(small.port);
+  t.teardown(() => c.socket.destroy());
+  await c.login('app', 'appdb', USERS.app.password);
+  // A JDBC-style batch: one Parse, then Bind/Execute pairs for keys on both shards, one Sync at the end.
+  const batchKeys = Array.from({ length: 120 }, (_, i) => 1000 + i);
+  const frames = [parse('ins', 'INSERT INTO kv (k, v) VALUES ($1, $2)')];
+  for (const k of batchKeys) frames.push(bind('', 'ins', [String(k), `batch${k}`]), execute());
+  frames.push(sync());
+  c.write(...frames);
+  const types: string[] = [];
+  for (;;) {
+    const m = await c.readMessage(15_000);
+    types.push(m.type);
+    if (m.type === 'Z') break;
+  }
+  t.equal(types.filter((x) => x === 'C').length, batchKeys.length, 'one CommandComplete per Execute');
+  t.notOk(types.includes('E'), 'no error');
+  const stored = await Promise.all(cluster.shards.map(async (s) => Number((await s.primary.sql('SELECT count(*) AS n FROM kv WHERE k >= 1000', 'appdb'))[0]?.['n'])));
+  t.strictSame(stored, [0, 1].map((shard) => batchKeys.filter((k) => shardOf(k) === shard).length), 'every row on its shard');
+
+  // The same with a duplicate key at the end: the whole batch rolls back on both shards, as in PostgreSQL.
+  const again = [parse('ins2', 'INSERT INTO kv (k, v) VALUES ($1, $2)')];
+  for (const k of batchKeys.map((k) => k + 500)) again.push(bind('', 'ins2', [String(k), 'x']), execute());
+  again.push(bind('', 'ins2', [String(batchKeys[0]), 'dup']), execute(), sync());
+  c.write(...again);
+  let error: Map<string, string> | null = null;
+  for (;;) {
+    const m = await c.readMessage(15_000);
+    if (m.type === 'E') error = errorFields(m.body);
+    if (m.type === 'Z') break;
+  }
+  t.equal(error?.get('C'), '23505', 'the duplicate fails the batch');
+  const after = await Promise.all(cluster.shards.map(async (s) => Number((await s.primary.sql('SELECT count(*) AS n FROM kv WHERE k >= 1500', 'appdb'))[0]?.['n'])));
+  t.strictSame(after, [0, 0], 'nothing of the failed batch is left on either shard');
 });
