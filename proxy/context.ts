@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import type { AdminView } from './admin/admin-command.js';
 import type { ShardingAdmin } from './admin/sharding-admin.js';
 import type { RelayRouting } from './session/query-relay.js';
+import type { NodeView } from '../topology/health/node-health.js';
 
 export interface ClientInfo {
   readonly id: number;
@@ -41,6 +42,8 @@ export interface ProxyContext {
   readonly admin: AdminView;
   /** Sharding rules of every database, and adding rules at runtime (admin SHARD TABLE / REFERENCE TABLE). */
   readonly sharding: ShardingAdmin;
+  /** Node health from the health checker (admin SHOW NODES); null when health checks are not running. */
+  readonly health: { snapshot(): readonly NodeView[] } | null;
   readonly startedAt: number;
   readonly version: string;
 }

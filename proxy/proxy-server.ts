@@ -30,6 +30,7 @@ import { loadProxyId } from '../topology/state/proxy-id.js';
 import { RulesStore } from '../topology/sharding/rules-store.js';
 import { listShardingRules } from './admin/sharding-admin.js';
 import { recoverInDoubt } from './executor/in-doubt-recovery.js';
+import { HealthChecker } from './health/health-checker.js';
 import { readCatalogFacts, readShardedViews } from './executor/catalog-lookup.js';
 import type { KeyType } from '../planner/hash/pg-hash.js';
 import type { LearnedKeyType } from '../planner/plan.js';
@@ -57,6 +58,8 @@ export class ProxyServer implements ClientRegistry {
   private readonly pools = new Map<string, NodePool>();
   private readonly sharded = new Map<string, { config: DatabaseConfig; version: string; database: ShardedDatabase }>();
   private rulesStore: RulesStore | null = null;
+  /** Checks every node on its own timer (SHOW NODES; read routing and failover build on it). */
+  private health: HealthChecker | null = null;
   /** Key types the rules leave open, read from the catalog at start or learnt from CREATE TABLE. */
   private readonly keyTypes = new Map<string, Map<string, KeyType>>();
   /** Views over sharded tables, per database (re-read after DDL on views). */
@@ -82,6 +85,7 @@ export class ProxyServer implements ClientRegistry {
     };
     // A getter keeps TLS reloadable without sessions holding a stale context.
     const currentTls = (): tls.SecureContext | null => this.secureContext;
+    const currentHealth = (): HealthChecker | null => this.health;
     this.ctx = {
       config: () => this.config,
       log: options.log,
@@ -94,6 +98,9 @@ export class ProxyServer implements ClientRegistry {
       routingFor: (db, pools) => this.shardedDatabase(db)?.routingFor(pools) ?? null,
       cancelBackend: (conn) => this.cancelBackend(conn),
       reload: () => this.reload(),
+      get health() {
+        return currentHealth();
+      },
       sharding: {
         rules: () => listShardingRules(this.config, (d) => this.rulesStore?.rulesFor(d) ?? { tables: [], referenceTables: [] }),
         add: async (database, rule) => {
@@ -144,6 +151,8 @@ export class ProxyServer implements ClientRegistry {
       });
     });
     const addr = this.server.address() as net.AddressInfo;
+    this.health = new HealthChecker(this.config, this.options.log);
+    this.health.start();
     this.options.log.info({ host: addr.address, port: addr.port }, 'pgshard listening');
     return { host: addr.address, port: addr.port };
   }
@@ -162,6 +171,7 @@ export class ProxyServer implements ClientRegistry {
     }
     for (const c of this.clients.values()) c.fatal(ProxyError.shuttingDown());
     for (const pool of this.pools.values()) pool.close();
+    await this.health?.stop();
     await closed;
     await this.decisionLog?.close();
   }
@@ -317,6 +327,11 @@ export class ProxyServer implements ClientRegistry {
     }
     this.config = next;
     this.secureContext = secure;
+    // Nodes may have changed: a new checker for the new config (the old one's connections close).
+    const previous = this.health;
+    this.health = new HealthChecker(next, this.options.log);
+    this.health.start();
+    await previous?.stop();
     this.options.log.info('configuration reloaded');
   }
 

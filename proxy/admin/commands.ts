@@ -10,13 +10,14 @@ import { reload } from './reload.js';
 import { shardTable } from './shard-table.js';
 import { showClients } from './show-clients.js';
 import { showConfig } from './show-config.js';
+import { showNodes } from './show-nodes.js';
 import { showPools } from './show-pools.js';
 import { showServers } from './show-servers.js';
 import { showTables } from './show-tables.js';
 import { showVersion } from './show-version.js';
 
 export const ADMIN_COMMANDS: readonly AdminCommand[] = [
-  showVersion, showPools, showClients, showServers, showConfig, showTables, reload, shardTable, referenceTable,
+  showVersion, showPools, showClients, showServers, showNodes, showConfig, showTables, reload, shardTable, referenceTable,
 ];
 
 /** Splits an admin query string into statements of tokens. Empty statements are dropped; throws 42601 on an unterminated quote. */

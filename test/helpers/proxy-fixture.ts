@@ -39,6 +39,8 @@ export interface ProxyOptions {
   tls?: { certFile: string; keyFile: string };
   /** state.dir (runtime rules, 2PC decision log); default: a new directory in the cluster's temp dir. */
   stateDir?: string;
+  /** Raw `health:` section (e.g. { intervalMs: 100 }). */
+  health?: Record<string, unknown>;
   /** Raw `sharding:` section of the database (tables, referenceTables, modulus). */
   sharding?: Record<string, unknown>;
 }
@@ -46,7 +48,8 @@ export interface ProxyOptions {
 export interface ClusterOptions {
   /** Number of shards (default 1). */
   shards?: number;
-  replicas?: 0 | 1;
+  /** Streaming replicas per shard (default 0). */
+  replicas?: 0 | 1 | 2;
   settings?: Record<string, string | number>;
 }
 
@@ -97,6 +100,7 @@ export function rawConfigFor(cluster: LocalCluster, opts: ProxyOptions = {}): Re
     pool: { ...(opts.pool ?? {}) },
     limits: { shutdownTimeoutMs: 2000, ...(opts.limits ?? {}) },
     log: { level: opts.captureLogs ? 'debug' : 'silent' },
+    ...(opts.health === undefined ? {} : { health: opts.health }),
     // Never inside the checkout: each proxy gets its own state directory in the cluster's temp dir.
     state: { dir: opts.stateDir ?? join(cluster.dir, `pgshard-state-${++stateDirs}`) },
   };

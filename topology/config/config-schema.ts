@@ -183,6 +183,41 @@ export const stateSchema = z.strictObject({
   dir: nonEmptyString.default('pgshard-state'),
 });
 
+// ------------------------------------------------------------------------ replicas, failover, proxies
+
+export const READ_CONSISTENCIES = ['strong', 'sync', 'bounded', 'async'] as const;
+
+export const healthSchema = z.strictObject({
+  intervalMs: millis(50).default(1_000),
+  timeoutMs: millis(10).default(1_000),
+  failuresBeforeDown: integer(1, 1_000).default(3),
+  replicaLagBytesMax: integer(0, Number.MAX_SAFE_INTEGER).default(16_777_216),
+  replicaLagMsMax: millis(0).default(10_000),
+  user: nonEmptyString.nullable().default(null),
+});
+
+export const readsSchema = z.strictObject({
+  consistency: z.enum(READ_CONSISTENCIES).default('sync'),
+  syncWaitMs: millis(0).default(50),
+  maxStalenessMs: millis(0).default(1_000),
+});
+
+export const failoverSchema = z.strictObject({
+  enabled: boolean.default(true),
+  replication: z.enum(['async', 'sync']).default('async'),
+  promoteLagBytesMax: integer(0, Number.MAX_SAFE_INTEGER).default(16_777_216),
+  waitMs: millis(0).default(30_000),
+  promoteTimeoutMs: millis(100).default(30_000),
+  rejoin: boolean.default(false),
+});
+
+export const coordinationSchema = z.strictObject({
+  kind: z.enum(['local', 'etcd']).default('local'),
+  endpoints: z.array(z.string().regex(/^https?:\/\/[^\s/]+(:\d+)?\/?$/, 'expected an etcd client URL like http://127.0.0.1:2379')).default([]),
+  leaseTtlMs: millis(1_000).default(5_000),
+  prefix: nonEmptyString.default('/pgshard'),
+});
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const logSchema = z.strictObject({
@@ -199,6 +234,10 @@ export const configObjectSchema = z.strictObject({
   limits: section(limitsSchema),
   log: section(logSchema),
   state: section(stateSchema),
+  health: section(healthSchema),
+  reads: section(readsSchema),
+  failover: section(failoverSchema),
+  coordination: section(coordinationSchema),
 });
 
 type IssuePath = (string | number)[];
@@ -256,6 +295,16 @@ export function crossFieldIssues(value: unknown): CrossFieldIssue[] {
       if (needsPassword && (user['password'] === undefined || user['password'] === null))
         issues.push({ path: ['users', i, 'password'], message: `required unless auth is "trust" (auth is "${auth}")` });
     });
+  }
+
+  const coordination = value['coordination'];
+  if (isRecord(coordination) && coordination['kind'] === 'etcd' && !(Array.isArray(coordination['endpoints']) && coordination['endpoints'].length > 0))
+    issues.push({ path: ['coordination', 'endpoints'], message: 'coordination kind "etcd" needs at least one endpoint' });
+  const health = value['health'];
+  if (isRecord(health) && typeof health['user'] === 'string' && Array.isArray(users)) {
+    const name = health['user'];
+    if (!users.some((u: unknown) => isRecord(u) && u['name'] === name))
+      issues.push({ path: ['health', 'user'], message: `user ${JSON.stringify(name)} is not in users` });
   }
 
   const databases = value['databases'];
@@ -410,6 +459,10 @@ const KNOWN_KEYS: ReadonlyMap<string, readonly string[]> = new Map<string, reado
   ['databases[].sharding.tables[].ranges[]', Object.keys(rangePieceSchema.shape)],
   ['databases[].sharding.tables[].lists[]', Object.keys(listPieceSchema.shape)],
   ['state', Object.keys(stateSchema.shape)],
+  ['health', Object.keys(healthSchema.shape)],
+  ['reads', Object.keys(readsSchema.shape)],
+  ['failover', Object.keys(failoverSchema.shape)],
+  ['coordination', Object.keys(coordinationSchema.shape)],
   ['pool', Object.keys(poolSchema.shape)],
   ['limits', Object.keys(limitsSchema.shape)],
   ['log', Object.keys(logSchema.shape)],

@@ -128,6 +128,59 @@ export interface LimitsConfig {
   readonly copyRowBytesMax: number;
 }
 
+export type ReadConsistency = 'strong' | 'sync' | 'bounded' | 'async';
+export type ReplicationMode = 'async' | 'sync';
+
+export interface HealthConfig {
+  /** Time between checks of each node (jittered by up to 10%). */
+  readonly intervalMs: number;
+  /** A check not answered within this fails. */
+  readonly timeoutMs: number;
+  /** Consecutive failed checks before a node is down (a primary then fails over). */
+  readonly failuresBeforeDown: number;
+  /** A replica further behind its primary than this (WAL bytes) is taken out of read routing. */
+  readonly replicaLagBytesMax: number;
+  /** A replica whose last replayed transaction is older than this (while its primary writes) is taken out of read routing. */
+  readonly replicaLagMsMax: number;
+  /** User the checks log in as (null: the first configured user). */
+  readonly user: string | null;
+}
+
+export interface ReadsConfig {
+  /** Default read consistency of a session (SET pgshard.read_consistency changes it). */
+  readonly consistency: ReadConsistency;
+  /** sync: how long a read waits for a replica to replay the session's last commit before going to the primary. */
+  readonly syncWaitMs: number;
+  /** bounded: the staleness a replica may have (SET pgshard.max_staleness_ms changes it). */
+  readonly maxStalenessMs: number;
+}
+
+export interface FailoverConfig {
+  /** Promote a replica when a shard's primary is down. */
+  readonly enabled: boolean;
+  /** How the shards replicate: in async mode a lagging replica is never promoted without FAILOVER ... FORCE. */
+  readonly replication: ReplicationMode;
+  /** async mode: the most WAL (bytes) a replica may be behind and still be promoted automatically. */
+  readonly promoteLagBytesMax: number;
+  /** How long queries wait for a failover in progress before failing (08006). */
+  readonly waitMs: number;
+  /** How long a promotion may take before the next candidate is tried. */
+  readonly promoteTimeoutMs: number;
+  /** Rewind a fenced old primary (pg_rewind, local data directory) and let it rejoin as a replica. */
+  readonly rejoin: boolean;
+}
+
+export interface CoordinationConfig {
+  /** local: one proxy, state in state.dir; etcd: several proxies share topology through etcd. */
+  readonly kind: 'local' | 'etcd';
+  /** etcd client URLs (http://127.0.0.1:2379). */
+  readonly endpoints: readonly string[];
+  /** The leader proxy's lease; it stops acting before the lease can expire. */
+  readonly leaseTtlMs: number;
+  /** Key prefix in etcd. */
+  readonly prefix: string;
+}
+
 export interface StateConfig {
   /**
    * Directory for what must survive a restart: sharding rules added at runtime and the two-phase commit
@@ -148,6 +201,10 @@ export interface Config {
   readonly limits: LimitsConfig;
   readonly log: LogConfig;
   readonly state: StateConfig;
+  readonly health: HealthConfig;
+  readonly reads: ReadsConfig;
+  readonly failover: FailoverConfig;
+  readonly coordination: CoordinationConfig;
 }
 
 /** The database name reserved for the admin console. */

@@ -83,6 +83,10 @@ void t.test('a minimal config gets every default', async (t) => {
     },
     log: { level: 'info' },
     state: { dir: resolve('pgshard-state') },
+    health: { intervalMs: 1000, timeoutMs: 1000, failuresBeforeDown: 3, replicaLagBytesMax: 16777216, replicaLagMsMax: 10000, user: null },
+    reads: { consistency: 'sync', syncWaitMs: 50, maxStalenessMs: 1000 },
+    failover: { enabled: true, replication: 'async', promoteLagBytesMax: 16777216, waitMs: 30000, promoteTimeoutMs: 30000, rejoin: false },
+    coordination: { kind: 'local', endpoints: [], leaseTtlMs: 5000, prefix: '/pgshard' },
   };
   t.strictSame(config, expected);
 });
@@ -545,6 +549,10 @@ void t.test('docs/configuration.md: its YAML examples validate and it documents 
     ['limits', ['limits']],
     ['log', ['log']],
     ['state', ['state']],
+    ['health', ['health']],
+    ['reads', ['reads']],
+    ['failover', ['failover']],
+    ['coordination', ['coordination']],
     ['sharding', ['databases', 0, 'sharding']],
     ['sharding.tables[i]', ['databases', 0, 'sharding', 'tables', 0]],
   ];
@@ -683,4 +691,15 @@ void t.test('sharding rules: defaults, and every cross-field problem named by it
   t.match(at('databases[0].sharding.referenceTables[0]'), [/already has a rule/]);
   t.match(at('databases[0].sharding.tables[5].ranges[0].from'), [/1\.5 is not an integer \(the key type is int4\)/]);
   t.match(at('databases[0].sharding.tables[5].ranges[0].to'), [/"ten" is not an integer/]);
+});
+
+void t.test('coordination and health: cross-field problems are named', async (t) => {
+  const problems = problemsOf(t, () =>
+    parseConfig({ ...minimal(), coordination: { kind: 'etcd' }, health: { user: 'nobody' }, reads: { consistency: 'eventual' } }, {}),
+  );
+  t.match(find(problems, 'coordination.endpoints').map((p) => p.message), [/needs at least one endpoint/]);
+  t.match(find(problems, 'health.user').map((p) => p.message), [/"nobody" is not in users/]);
+  t.equal(find(problems, 'reads.consistency').length, 1, 'an unknown consistency level is named');
+  const bad = problemsOf(t, () => parseConfig({ ...minimal(), coordination: { kind: 'etcd', endpoints: ['127.0.0.1:2379'] } }, {}));
+  t.match(find(bad, 'coordination.endpoints[0]').map((p) => p.message), [/etcd client URL/]);
 });
