@@ -6,6 +6,7 @@
 // UTF-16 code unit than by code point), NaN and ±Infinity floats, BC and infinite dates, int8 keys
 // beyond 2^53 and at both ends of the range, text keys with tabs, newlines, backslashes and an empty
 // string, and NULLs in every nullable column.
+import { seededRandom } from '../../helpers/seeded-random.js';
 
 /** A value as PostgreSQL prints it in text format; null is SQL NULL. */
 export type Cell = string | null;
@@ -40,17 +41,8 @@ export interface Dataset {
 
 export const DEFAULT_SEED = 0x5eed_2024;
 
-/** mulberry32: a tiny, well-distributed 32-bit PRNG; the same seed gives the same sequence everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (test/helpers/seeded-random.ts): the same seed gives the same data everywhere. */
+export const prng = seededRandom;
 
 class Gen {
   constructor(readonly next: () => number) {}

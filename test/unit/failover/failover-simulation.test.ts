@@ -19,18 +19,9 @@ import { transition } from '../../../topology/failover/failover-machine.js';
 import { initialFailoverState } from '../../../topology/failover/initial-state.js';
 import type { FailoverAction, FailoverEvent, FailoverLimits, FailoverState, NodeId, NodeSample } from '../../../topology/failover/failover-types.js';
 import { MB, limits } from './machine-helpers.js';
+import { seededRandom } from '../../helpers/seeded-random.js';
 
-/** mulberry32: small, fast, good enough to drive a simulation. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 interface SimNode {
   id: NodeId;

@@ -22,18 +22,9 @@ import {
   type NodeView,
 } from '../../../topology/health/node-health.js';
 import { stalenessBoundMs } from '../../../topology/replica-choice.js';
+import { seededRandom } from '../../helpers/seeded-random.js';
 
-/** mulberry32: small, fast, good enough to drive a simulation reproducibly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 interface Commit {
   readonly lsn: bigint;

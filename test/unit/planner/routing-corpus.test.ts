@@ -4,6 +4,7 @@ import { initSqlParser, parseSql } from '../../../planner/sql-parser.js';
 import { Planner } from '../../../planner/planner.js';
 import type { BoundParams, Plan, StatementPlan } from '../../../planner/plan.js';
 import { makeRules, NO_SESSION, shardOf, textParams } from './routing-fixtures.js';
+import { seededRandom } from '../../helpers/seeded-random.js';
 
 await initSqlParser();
 const planner = new Planner(makeRules(), { cacheEntriesMax: 5000 });
@@ -80,17 +81,7 @@ void t.test('pgbench scripts route every statement to one shard', async (t) => {
   t.strictSame(p('pgbench-07'), { kind: 'transaction', action: { kind: 'commit' } });
 });
 
-/** A small deterministic PRNG (mulberry32) so fuzz failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const TOKENS = [
   'users', 'orders', 'pgbench_accounts', 'countries', 'ranged', 'listed', 'pending', 'widgets', 'pg_class', 'id', 'aid', 'customer_id', '$1', '$2', '$9',
