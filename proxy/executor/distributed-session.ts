@@ -199,6 +199,8 @@ export class DistributedSession {
             throw ProxyError.unsupported('the function call protocol is not supported for statements that span shards', 'Call the function with SELECT.');
         }
       } catch (err) {
+        // A protocol violation ends the session (FATAL), as on the relay's path.
+        if (err instanceof ProxyError && err.severity === 'FATAL') throw err;
         await this.extendedError(err);
       }
       this.flush();

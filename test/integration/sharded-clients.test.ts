@@ -7,7 +7,7 @@ import pg from 'pg';
 import t from 'tap';
 import { evenBucketMap, placementOf } from '../../planner/hash/bucket-map.js';
 import { startProxyOn, startTestCluster, USERS } from '../helpers/proxy-fixture.js';
-import { bind, errorFields, execute, parse, RawClient, sync } from '../helpers/raw-client.js';
+import { bind, errorFields, execute, frame, parse, RawClient, sync } from '../helpers/raw-client.js';
 
 const cluster = await startTestCluster(t, { shards: 2 });
 const proxy = await startProxyOn(t, cluster, { sharding: { tables: [{ name: 'kv', column: 'k', type: 'int8' }], referenceTables: ['labels'] } });
@@ -139,4 +139,24 @@ void t.test('a pipeline longer than limits.pipelineMessagesMax before its Sync, 
   t.equal(error?.get('C'), '23505', 'the duplicate fails the batch');
   const after = await Promise.all(cluster.shards.map(async (s) => Number((await s.primary.sql('SELECT count(*) AS n FROM kv WHERE k >= 1500', 'appdb'))[0]?.['n'])));
   t.strictSame(after, [0, 0], 'nothing of the failed batch is left on either shard');
+});
+
+void t.test('a malformed message in a batch the executor runs ends that session with 08P01 FATAL, and only it', async (t) => {
+  const c = await RawClient.connect(proxy.port);
+  t.teardown(() => c.socket.destroy());
+  await c.login('app', 'appdb', USERS.app.password);
+  // A scatter read (no key) goes to the executor; its Execute lacks the row-limit field.
+  c.write(parse('', 'SELECT count(*) FROM kv'), bind('', '', []), frame('E', Buffer.from([0])), sync());
+  let fatal: Map<string, string> | null = null;
+  for (;;) {
+    const m = await c.readMessage(10_000).catch(() => null);
+    if (m === null) break;
+    if (m.type === 'E') fatal = errorFields(m.body);
+  }
+  t.equal(fatal?.get('S'), 'FATAL');
+  t.equal(fatal?.get('C'), '08P01');
+  await c.closed;
+  t.ok(c.isClosed, 'the connection is closed');
+  const rows = await sql`SELECT count(*)::int AS n FROM kv WHERE k < 1000`;
+  t.equal(rows[0]?.n, 64, 'other clients go on');
 });
