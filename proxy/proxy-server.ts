@@ -31,6 +31,7 @@ import { RulesStore } from '../topology/sharding/rules-store.js';
 import { listShardingRules } from './admin/sharding-admin.js';
 import { recoverInDoubt } from './executor/in-doubt-recovery.js';
 import { HealthChecker } from './health/health-checker.js';
+import { serverLogin } from './backend/server-login.js';
 import { readCatalogFacts, readShardedViews } from './executor/catalog-lookup.js';
 import type { KeyType } from '../planner/hash/pg-hash.js';
 import type { LearnedKeyType } from '../planner/plan.js';
@@ -282,15 +283,8 @@ export class ProxyServer implements ClientRegistry {
       const shard = db.shards[shardIndex]!;
       pool = new NodePool(
         `${db.name}/${shard.name}/primary`,
-        {
-          node: shard.primary,
-          nodeName: `${db.name}/${shard.name}/primary`,
-          database: db.backendDatabase,
-          user: user.serverUser ?? user.name,
-          password: user.serverPassword ?? user.password,
-          connectTimeoutMs: this.config.pool.connectTimeoutMs,
-          frameBytesMax: 1024 * 1024 * 1024 + 5,
-        },
+        // Server frames up to 1 GiB (+ header): the proxy forwards what Postgres sends.
+        serverLogin(this.config, db, user, shard.primary, `${db.name}/${shard.name}/primary`, { frameBytesMax: 1024 * 1024 * 1024 + 5 }),
         poolLimits(this.config, user),
         this.options.log,
       );

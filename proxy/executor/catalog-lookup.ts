@@ -10,6 +10,7 @@ import { keyTypeOfSqlType } from '../../planner/routing/ddl.js';
 import { splitRelationName } from '../../topology/sharding/sharding-rules-builder.js';
 import { ServerConnection } from '../backend/server-connection.js';
 import { oneOffQuery } from '../backend/one-off-query.js';
+import { serverLogin } from '../backend/server-login.js';
 import type { Logger } from '../logger.js';
 
 const literal = (s: string): string => `'${s.replace(/'/g, "''")}'`;
@@ -28,15 +29,7 @@ async function onFirstShard<T>(config: Config, db: DatabaseConfig, log: Logger, 
   if (user === undefined || shard === undefined) return null;
   let conn: ServerConnection | null = null;
   try {
-    conn = await ServerConnection.connect({
-      node: shard.primary,
-      nodeName: `${db.name}/${shard.name}/primary`,
-      database: db.backendDatabase,
-      user: user.serverUser ?? user.name,
-      password: user.serverPassword ?? user.password,
-      connectTimeoutMs: config.pool.connectTimeoutMs,
-      frameBytesMax: config.limits.frameBytesMax,
-    });
+    conn = await ServerConnection.connect(serverLogin(config, db, user, shard.primary, `${db.name}/${shard.name}/primary`));
     return await fn(conn);
   } catch (err) {
     log.warn({ database: db.name, err: err instanceof Error ? err.message : String(err) }, 'could not read the first shard\'s catalog');

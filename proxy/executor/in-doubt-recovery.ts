@@ -11,6 +11,7 @@ import type { DecisionLog } from '../../topology/state/decision-log.js';
 import { finishedDecisions, resolveInDoubt, type PreparedXact } from '../../topology/state/in-doubt.js';
 import { ServerConnection } from '../backend/server-connection.js';
 import { oneOffQuery } from '../backend/one-off-query.js';
+import { serverLogin } from '../backend/server-login.js';
 import type { Logger } from '../logger.js';
 
 export interface RecoveryReport {
@@ -37,15 +38,7 @@ export async function recoverInDoubt(config: Config, log: DecisionLog, proxyId: 
       for (const user of config.users) {
         let conn: ServerConnection | null = null;
         try {
-          conn = await ServerConnection.connect({
-            node: shardConfig.primary,
-            nodeName: `${db.name}/${shardConfig.name}/primary`,
-            database: db.backendDatabase,
-            user: user.serverUser ?? user.name,
-            password: user.serverPassword ?? user.password,
-            connectTimeoutMs: config.pool.connectTimeoutMs,
-            frameBytesMax: config.limits.frameBytesMax,
-          });
+          conn = await ServerConnection.connect(serverLogin(config, db, user, shardConfig.primary, `${db.name}/${shardConfig.name}/primary`));
           const rows = await oneOffQuery(
             conn,
             "SELECT gid, (extract(epoch FROM now() - prepared) * 1000)::bigint FROM pg_catalog.pg_prepared_xacts WHERE database = current_database() AND owner = current_user AND gid LIKE 'pgshard\\_%'",

@@ -33,6 +33,7 @@ import type { ServerLogin } from '../backend/server-connection.js';
 import type { Logger } from '../logger.js';
 import { CHECK_SQL, REPLAY_SQL, parseCheckRow } from './check-query.js';
 import { NodeLink } from './node-link.js';
+import { serverLogin } from '../backend/server-login.js';
 
 /**
  * Pause between two replay polls of one replica while reads wait on it: short next to reads.syncWaitMs
@@ -135,15 +136,7 @@ export class HealthChecker {
           const login: ServerLogin | null =
             user === null
               ? null
-              : {
-                  node: address,
-                  nodeName: `health ${shard.key}`,
-                  database: db.backendDatabase,
-                  user: user.serverUser ?? user.name,
-                  password: user.serverPassword ?? user.password,
-                  connectTimeoutMs: config.health.timeoutMs,
-                  frameBytesMax: config.limits.frameBytesMax,
-                };
+              : serverLogin(config, db, user, address, `health ${shard.key}`, { connectTimeoutMs: config.health.timeoutMs });
           const entry: NodeEntry = {
             id,
             key: nodeKey(id),
