@@ -15,6 +15,7 @@ import { CopySplitter } from './copy-split.js';
 import { mergeCommandTags } from './merge/command-tag.js';
 import type { ShardChannel } from './shard-channel.js';
 import type { Socket } from 'node:net';
+import { T_COPY_DATA, T_COPY_DONE, T_COPY_FAIL } from '../protocol/frontend-types.js';
 
 /** Bytes of rows gathered per shard before they go out as one CopyData frame. */
 const FRAME_BYTES = 64 * 1024;
@@ -120,17 +121,17 @@ export class CopyIn {
     if (this.finish === null || this.splitter === null || this.aborted) return;
     try {
       switch (type) {
-        case 0x64 /* d */:
+        case T_COPY_DATA:
           this.splitter.push(buf, start + 5, end, this.onRow);
           this.sendPending(false);
           return;
-        case 0x63 /* c */:
+        case T_COPY_DONE:
           this.splitter.end(this.onRow);
           this.sendPending(true);
           for (const c of this.channels) c.conn.write(COPY_DONE);
           this.settle(null);
           return;
-        case 0x66 /* f */: {
+        case T_COPY_FAIL: {
           const reason = decodeCopyFail(buf, start, end);
           for (const c of this.channels) c.conn.write(copyFail(reason));
           // Each shard answers with its own 57014 error; the first one is the client's answer.
@@ -178,7 +179,7 @@ export class CopyIn {
     if (rows.length === 0) return;
     const bytes = this.pendingBytes[shard]!;
     const frame = Buffer.allocUnsafe(5 + bytes);
-    frame[0] = 0x64;
+    frame[0] = T_COPY_DATA;
     frame.writeInt32BE(4 + bytes, 1);
     let at = 5;
     for (const r of rows) at += r.copy(frame, at);
@@ -238,12 +239,12 @@ export class CopyIn {
   }
 }
 
-const COPY_DONE = Buffer.from([0x63, 0, 0, 0, 4]);
+const COPY_DONE = Buffer.from([T_COPY_DONE, 0, 0, 0, 4]);
 
 function copyFail(reason: string): Buffer {
   const body = Buffer.from(`${reason}\0`, 'utf8');
   const frame = Buffer.allocUnsafe(5 + body.length);
-  frame[0] = 0x66;
+  frame[0] = T_COPY_FAIL;
   frame.writeInt32BE(4 + body.length, 1);
   body.copy(frame, 5);
   return frame;

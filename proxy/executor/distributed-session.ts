@@ -36,21 +36,13 @@ import type { TwoPhaseCoordinator } from './two-phase-commit.js';
 import type { PlannerLike } from '../session/batch-router.js';
 import type { ProxyContext } from '../context.js';
 import { CopyIn } from './copy-in.js';
-
-const T_QUERY = 0x51;
+import { T_BIND, T_CLOSE, T_DESCRIBE, T_EXECUTE, T_FLUSH, T_PARSE, T_QUERY, T_SYNC } from '../protocol/frontend-types.js';
 
 /** DDL that may create, replace or drop a view. */
 const VIEW_DDL = /\bview\b/i;
 
 /** SET LOCAL and SET TRANSACTION: they last for the transaction only. */
 const TRANSACTION_SCOPED_SET = /^\s*set\s+(local\s|transaction\s|session\s+characteristics\s)/i;
-const T_PARSE = 0x50;
-const T_BIND = 0x42;
-const T_DESCRIBE = 0x44;
-const T_EXECUTE = 0x45;
-const T_CLOSE = 0x43;
-const T_SYNC = 0x53;
-const T_FLUSH = 0x48;
 
 interface Participant {
   readonly channel: ShardChannel;

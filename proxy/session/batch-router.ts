@@ -6,6 +6,7 @@
 
 import type { Plan, SessionRouting, StatementPlan } from '../../planner/plan.js';
 import { decodeBind, decodeBindNames, decodeParse, decodeQuery } from '../protocol/client-messages.js';
+import { T_BIND, T_DESCRIBE, T_EXECUTE, T_PARSE, T_QUERY, T_SYNC } from '../protocol/frontend-types.js';
 
 export interface PlannerLike {
   plan(sql: string, params: { values: readonly (Uint8Array | null)[]; formats: readonly number[]; types: readonly number[] } | null, session: SessionRouting): readonly StatementPlan[];
@@ -20,13 +21,6 @@ export type BatchRoute =
   | { readonly kind: 'end'; readonly commit: boolean }
   /** Needs the distributed executor (several shards, a merge, a rewrite, an error to report in order). */
   | { readonly kind: 'distributed' };
-
-const T_PARSE = 0x50;
-const T_BIND = 0x42;
-const T_DESCRIBE = 0x44;
-const T_EXECUTE = 0x45;
-const T_SYNC = 0x53;
-const T_QUERY = 0x51;
 
 export interface StatementLookup {
   /** SQL and parameter types of a client statement prepared earlier (not in this batch). */

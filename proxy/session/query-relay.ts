@@ -30,6 +30,21 @@ import { SessionState } from './session-state.js';
 import { routeBatch, type BatchRoute, type PlannerLike, type StatementLookup } from './batch-router.js';
 import type { SessionRouting } from '../../planner/plan.js';
 import { WriteCoalescer } from './write-coalescer.js';
+import {
+  isBatchBoundary,
+  T_BIND,
+  T_CLOSE,
+  T_COPY_DATA,
+  T_COPY_DONE,
+  T_COPY_FAIL,
+  T_DESCRIBE,
+  T_EXECUTE,
+  T_FLUSH,
+  T_FUNCTION_CALL,
+  T_PARSE,
+  T_QUERY,
+  T_SYNC,
+} from '../protocol/frontend-types.js';
 
 /** What a pending response belongs to, i.e. which server message ends it. */
 const enum Expect {
@@ -82,19 +97,6 @@ const NONE: SessionEffect = { kind: 'none' };
 
 /** Unsent messages without a boundary after which a server connection is borrowed anyway. */
 const EARLY_ACQUIRE_MESSAGES = 64;
-
-const T_PARSE = 0x50; // P
-const T_BIND = 0x42; // B
-const T_DESCRIBE = 0x44; // D
-const T_EXECUTE = 0x45; // E
-const T_CLOSE = 0x43; // C
-const T_SYNC = 0x53; // S
-const T_FLUSH = 0x48; // H
-const T_QUERY = 0x51; // Q
-const T_FUNCTION_CALL = 0x46; // F
-const T_COPY_DATA = 0x64; // d
-const T_COPY_DONE = 0x63; // c
-const T_COPY_FAIL = 0x66; // f
 
 /** A server connection whose settings match no client: the next client replays its own. */
 const DIRTY_STATE = '\u0000dirty';
@@ -443,7 +445,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
   private routeNextBatch(): boolean {
     const routing = this.routing!;
     let end = this.inHead;
-    while (end < this.inReady && !isBoundary(this.inTypes[end]!)) end++;
+    while (end < this.inReady && !isBatchBoundary(this.inTypes[end]!)) end++;
     if (routing.holdsTransaction(this)) {
       // The executor is inside a transaction or an unfinished batch: everything goes there, as it comes.
       if (end >= this.inReady) end = this.inCount - 1;
@@ -1267,10 +1269,6 @@ export class QueryRelay implements BackendListener, StatementLookup {
     }
     resetAndRelease(conn, this.pool, cleanup, this.ctx.config().pool.acquireTimeoutMs);
   }
-}
-
-function isBoundary(type: number): boolean {
-  return type === T_SYNC || type === T_QUERY || type === T_FUNCTION_CALL || type === T_FLUSH;
 }
 
 function touch(prepared: Map<string, StatementDef>, def: StatementDef): void {
