@@ -12,6 +12,8 @@ import type { AdminView } from './admin/admin-command.js';
 import type { ShardingAdmin } from './admin/sharding-admin.js';
 import type { RelayRouting } from './session/query-relay.js';
 import type { NodeView } from '../topology/health/node-health.js';
+import type { FailoverCoordinator } from './failover/failover-coordinator.js';
+import type { ReadRouter } from './replicas/read-router.js';
 
 export interface ClientInfo {
   readonly id: number;
@@ -32,7 +34,11 @@ export interface ProxyContext {
   readonly tls: SecureContext | null;
   /** The pools serving (database, user): one per shard, on its primary, in shard order. */
   poolsFor(database: DatabaseConfig, user: UserConfig): readonly NodePool[];
-  /** How a client of `database` routes over `pools`; null when it has one shard and no rules. */
+  /** Where reads of (database, user) may go besides the primaries; null when no shard has replicas. */
+  readRouterFor(database: DatabaseConfig, user: UserConfig): ReadRouter | null;
+  /** A shard's current failover term (1 until its first failover). */
+  termOf(database: DatabaseConfig, shard: number): number;
+  /** How a client of `database` routes over `pools`; null when it has one shard, no rules and no replicas. */
   routingFor(database: DatabaseConfig, pools: readonly NodePool[]): RelayRouting | null;
   /** Asks the node to cancel what this server connection is running (CancelRequest on a new socket). */
   cancelBackend(conn: ServerConnection): void;
@@ -44,6 +50,8 @@ export interface ProxyContext {
   readonly sharding: ShardingAdmin;
   /** Node health from the health checker (admin SHOW NODES); null when health checks are not running. */
   readonly health: { snapshot(): readonly NodeView[] } | null;
+  /** Failover of every shard (admin FAILOVER / SWITCHOVER / SHOW FAILOVER); null before start. */
+  readonly failover: Pick<FailoverCoordinator, 'failover' | 'switchover' | 'status'> | null;
   readonly startedAt: number;
   readonly version: string;
 }

@@ -34,6 +34,7 @@ export const SqlState = {
   datatypeMismatch: '42804',
   invalidObjectDefinition: '42P17',
   ioError: '58030',
+  objectNotInPrerequisiteState: '55000',
   internalError: 'XX000',
 } as const;
 export type SqlStateCode = (typeof SqlState)[keyof typeof SqlState];
@@ -122,6 +123,10 @@ export class ProxyError extends Error {
   /** A sharding rule placing rows on a shard the database does not have. */
   static undefinedShard(message: string): ProxyError {
     return new ProxyError(SqlState.undefinedObject, message);
+  }
+  /** An admin command the current state does not allow (FAILOVER while one runs, on a non-leader proxy...). */
+  static notInPrerequisiteState(message: string, hint?: string): ProxyError {
+    return new ProxyError(SqlState.objectNotInPrerequisiteState, message, 'ERROR', hint === undefined ? {} : { hint });
   }
   /** A value in a sharding rule that does not fit the key type. */
   static ruleValueMismatch(message: string): ProxyError {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { buildCancelRequest } from './protocol/rewrite.js';
 import { ProxyError } from './errors.js';
 import type { Logger } from './logger.js';
-import { NodePool, type PoolLimits } from './backend/node-pool.js';
+import { PoolRegistry } from './backend/pool-registry.js';
 import { StatementRegistry } from './backend/statement-registry.js';
 import type { ServerConnection } from './backend/server-connection.js';
 import { ClientConnection, type ClientRegistry } from './session/client-connection.js';
@@ -17,6 +17,7 @@ import type { AdminView, ClientView } from './admin/admin-command.js';
 import { SessionEffectClassifier } from '../planner/session-effects.js';
 import { initSqlParser } from '../planner/sql-parser.js';
 import type { Config, DatabaseConfig, ShardingConfig, UserConfig } from '../topology/config/config-types.js';
+import { ReadRouter } from './replicas/read-router.js';
 import { loadConfigFile } from '../topology/config/load-config.js';
 import { errorResponseFrame } from './errors.js';
 import { PGSHARD_VERSION } from './version.js';
@@ -31,7 +32,9 @@ import { RulesStore } from '../topology/sharding/rules-store.js';
 import { listShardingRules } from './admin/sharding-admin.js';
 import { recoverInDoubt } from './executor/in-doubt-recovery.js';
 import { HealthChecker } from './health/health-checker.js';
-import { serverLogin } from './backend/server-login.js';
+import { FailoverCoordinator } from './failover/failover-coordinator.js';
+import { openTopologyStore } from '../topology/coordination/open-store.js';
+import type { TopologyStore } from '../topology/coordination/topology-store.js';
 import { readCatalogFacts, readShardedViews } from './executor/catalog-lookup.js';
 import type { KeyType } from '../planner/hash/pg-hash.js';
 import type { LearnedKeyType } from '../planner/plan.js';
@@ -44,23 +47,17 @@ export interface ProxyServerOptions {
   readonly log: Logger;
 }
 
-function poolLimits(config: Config, user: UserConfig): PoolLimits {
-  return {
-    sizeMax: user.poolSizeMax ?? config.pool.sizeMax,
-    acquireTimeoutMs: config.pool.acquireTimeoutMs,
-    idleTimeoutMs: config.pool.idleTimeoutMs,
-    lifetimeMs: config.pool.lifetimeMs,
-  };
-}
-
 export class ProxyServer implements ClientRegistry {
   private config: Config;
   private readonly server: net.Server;
-  private readonly pools = new Map<string, NodePool>();
+  private readonly pools: PoolRegistry;
   private readonly sharded = new Map<string, { config: DatabaseConfig; version: string; database: ShardedDatabase }>();
   private rulesStore: RulesStore | null = null;
   /** Checks every node on its own timer (SHOW NODES; read routing and failover build on it). */
   private health: HealthChecker | null = null;
+  /** Failover of every shard, fed by the health checker; decisions kept in the topology store. */
+  private failover: FailoverCoordinator | null = null;
+  private topologyStore: TopologyStore | null = null;
   /** Key types the rules leave open, read from the catalog at start or learnt from CREATE TABLE. */
   private readonly keyTypes = new Map<string, Map<string, KeyType>>();
   /** Views over sharded tables, per database (re-read after DDL on views). */
@@ -78,15 +75,17 @@ export class ProxyServer implements ClientRegistry {
   constructor(config: Config, private readonly options: ProxyServerOptions) {
     this.config = config;
     this.secureContext = this.buildTls(config);
+    this.pools = new PoolRegistry(config, options.log);
     const statements = new StatementRegistry();
     const classifier = new SessionEffectClassifier(CLASSIFIER_CACHE_ENTRIES);
     const admin: AdminView = {
-      pools: () => [...this.pools.values()],
+      pools: () => this.pools.all(),
       clients: () => [...this.clients.values()].map(clientView),
     };
     // A getter keeps TLS reloadable without sessions holding a stale context.
     const currentTls = (): tls.SecureContext | null => this.secureContext;
     const currentHealth = (): HealthChecker | null => this.health;
+    const currentFailover = (): FailoverCoordinator | null => this.failover;
     this.ctx = {
       config: () => this.config,
       log: options.log,
@@ -95,12 +94,20 @@ export class ProxyServer implements ClientRegistry {
       get tls() {
         return currentTls();
       },
-      poolsFor: (db, user) => db.shards.map((_, shard) => this.poolFor(db, user, shard)),
+      poolsFor: (db, user) => this.pools.primaries(db, user),
       routingFor: (db, pools) => this.shardedDatabase(db)?.routingFor(pools) ?? null,
+      readRouterFor: (db, user) => this.readRouterFor(db, user),
+      termOf: (db, shard) => {
+        const key = `${db.name}/${db.shards[shard]?.name ?? ''}`;
+        return this.failover?.status().find((st) => st.shard === key)?.term ?? 1;
+      },
       cancelBackend: (conn) => this.cancelBackend(conn),
       reload: () => this.reload(),
       get health() {
         return currentHealth();
+      },
+      get failover() {
+        return currentFailover();
       },
       sharding: {
         rules: () => listShardingRules(this.config, (d) => this.rulesStore?.rulesFor(d) ?? { tables: [], referenceTables: [] }),
@@ -152,8 +159,8 @@ export class ProxyServer implements ClientRegistry {
       });
     });
     const addr = this.server.address() as net.AddressInfo;
-    this.health = new HealthChecker(this.config, this.options.log);
-    this.health.start();
+    this.topologyStore = await openTopologyStore(this.config, this.proxyId, this.options.log);
+    await this.startHealthAndFailover(this.config);
     this.options.log.info({ host: addr.address, port: addr.port }, 'pgshard listening');
     return { host: addr.address, port: addr.port };
   }
@@ -171,8 +178,10 @@ export class ProxyServer implements ClientRegistry {
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const c of this.clients.values()) c.fatal(ProxyError.shuttingDown());
-    for (const pool of this.pools.values()) pool.close();
+    this.failover?.stop();
+    this.pools.closeAll();
     await this.health?.stop();
+    await this.topologyStore?.close();
     await closed;
     await this.decisionLog?.close();
   }
@@ -229,7 +238,9 @@ export class ProxyServer implements ClientRegistry {
    */
   private shardedDatabase(db: DatabaseConfig): ShardedDatabase | null {
     const sharding = this.effectiveSharding(db);
-    if (db.shards.length === 1 && sharding.tables.length === 0 && sharding.referenceTables.length === 0) return null;
+    const replicas = db.shards.some((s) => s.replicas.length > 0);
+    // Replicas need routing too: which statements only read decides where they may run.
+    if (db.shards.length === 1 && sharding.tables.length === 0 && sharding.referenceTables.length === 0 && !replicas) return null;
     const version = `${this.rulesVersion}`;
     let sharded = this.sharded.get(db.name);
     if (sharded !== undefined && sharded.config === db && sharded.version === version) return sharded.database;
@@ -266,6 +277,18 @@ export class ProxyServer implements ClientRegistry {
     return sharded.database;
   }
 
+  private readonly readRouters = new Map<string, { db: DatabaseConfig; user: UserConfig; router: ReadRouter }>();
+
+  private readRouterFor(db: DatabaseConfig, user: UserConfig): ReadRouter | null {
+    if (!db.shards.some((s) => s.replicas.length > 0)) return null;
+    const key = `${db.name}\u0000${user.name}`;
+    const have = this.readRouters.get(key);
+    if (have !== undefined && have.db === db && have.user === user) return have.router;
+    const router = new ReadRouter(db, user, this.pools, () => this.health, () => this.config);
+    this.readRouters.set(key, { db, user, router });
+    return router;
+  }
+
   private twoPhase(): TwoPhaseCoordinator {
     const log = this.decisionLog;
     if (log === null) throw ProxyError.internal('the decision log is opened at start');
@@ -276,23 +299,6 @@ export class ProxyServer implements ClientRegistry {
     );
   }
 
-  private poolFor(db: DatabaseConfig, user: UserConfig, shardIndex: number): NodePool {
-    const key = `${db.name}\u0000${user.name}\u0000${shardIndex}`;
-    let pool = this.pools.get(key);
-    if (pool === undefined) {
-      const shard = db.shards[shardIndex]!;
-      pool = new NodePool(
-        `${db.name}/${shard.name}/primary`,
-        // Server frames up to 1 GiB (+ header): the proxy forwards what Postgres sends.
-        serverLogin(this.config, db, user, shard.primary, `${db.name}/${shard.name}/primary`, { frameBytesMax: 1024 * 1024 * 1024 + 5 }),
-        poolLimits(this.config, user),
-        this.options.log,
-      );
-      this.pools.set(key, pool);
-    }
-    return pool;
-  }
-
   /** Swaps in a new frozen config; pools whose login changed are retired, others take new limits. */
   async reload(): Promise<void> {
     const path = this.options.configPath;
@@ -301,32 +307,27 @@ export class ProxyServer implements ClientRegistry {
     const secure = this.buildTls(next);
     // Runtime rules must still fit the new config (all or nothing, like the config itself).
     for (const db of next.databases) this.rulesStore?.effectiveRules(db);
-    for (const [key, pool] of this.pools) {
-      const [dbName, userName, shardIndex] = key.split('\u0000') as [string, string, string];
-      const db = next.databases.find((d) => d.name === dbName);
-      const user = next.users.find((u) => u.name === userName);
-      const shard = db?.shards[Number(shardIndex)];
-      const login = pool.login;
-      const same =
-        db !== undefined && user !== undefined && shard !== undefined &&
-        shard.primary.host === login.node.host && shard.primary.port === login.node.port &&
-        db.backendDatabase === login.database && (user.serverUser ?? user.name) === login.user &&
-        (user.serverPassword ?? user.password) === login.password;
-      if (same) {
-        pool.setLimits(poolLimits(next, user));
-      } else {
-        this.pools.delete(key);
-        pool.close();
-      }
-    }
+    this.pools.reload(next);
     this.config = next;
     this.secureContext = secure;
-    // Nodes may have changed: a new checker for the new config (the old one's connections close).
+    // Nodes may have changed: a new checker and new failover machines for the new config (the old
+    // checker's connections close; the machines restart from the topology store).
     const previous = this.health;
-    this.health = new HealthChecker(next, this.options.log);
-    this.health.start();
+    this.failover?.stop();
+    await this.startHealthAndFailover(next);
     await previous?.stop();
     this.options.log.info('configuration reloaded');
+  }
+
+  private async startHealthAndFailover(config: Config): Promise<void> {
+    const health = new HealthChecker(config, this.options.log);
+    this.health = health;
+    if (this.topologyStore !== null) {
+      const failover = new FailoverCoordinator({ config, log: this.options.log, pools: this.pools, health, store: this.topologyStore });
+      await failover.start();
+      this.failover = failover;
+    }
+    health.start();
   }
 
   private buildTls(config: Config): tls.SecureContext | null {

@@ -225,6 +225,16 @@ export class TokenReader {
     return this.fail(what, where);
   }
 
+  /** A name written as an identifier or a string literal ('db/shard', '127.0.0.1:5433'). */
+  expectName(what: string, where: string): string {
+    const t = this.peek();
+    if (t?.kind === 'word' || t?.kind === 'ident' || t?.kind === 'string') {
+      this.pos++;
+      return t.text;
+    }
+    return this.fail(what, where);
+  }
+
   /** A non-negative integer such as a shard index. */
   expectIndex(what: string, where: string): number {
     const t = this.peek();

@@ -5,6 +5,7 @@
 import { ProxyError } from '../errors.js';
 import type { AdminCommand, AdminInvocation } from './admin-command.js';
 import { describeToken, TokenReader, tokenizeAdmin, type AdminStatement } from './admin-tokens.js';
+import { failover, showFailover, switchover } from './failover-commands.js';
 import { referenceTable } from './reference-table.js';
 import { reload } from './reload.js';
 import { shardTable } from './shard-table.js';
@@ -17,7 +18,8 @@ import { showTables } from './show-tables.js';
 import { showVersion } from './show-version.js';
 
 export const ADMIN_COMMANDS: readonly AdminCommand[] = [
-  showVersion, showPools, showClients, showServers, showNodes, showConfig, showTables, reload, shardTable, referenceTable,
+  showVersion, showPools, showClients, showServers, showNodes, showConfig, showTables, showFailover, reload, shardTable, referenceTable,
+  failover, switchover,
 ];
 
 /** Splits an admin query string into statements of tokens. Empty statements are dropped; throws 42601 on an unterminated quote. */

@@ -3,6 +3,10 @@
 // its acquire deadline), idle and lifetime retirement. It lends only clean connections: idle, outside
 // a transaction, with no listener. Callers hand back a connection with release() only when it is clean,
 // and with discard() otherwise.
+//
+// Failover (proxy/failover/): a shard's primary pool can be put on hold (acquirers wait, bounded by
+// their own deadline, instead of connecting to a node that is down or being fenced) and later resumed
+// or redirected to the new primary's pool, which then serves everyone waiting here.
 
 import { ProxyError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -20,6 +24,13 @@ interface Waiter {
   reject(err: ProxyError): void;
   timer: NodeJS.Timeout;
   since: number;
+}
+
+/** Why acquirers wait, and for how long at most, while a pool is on hold. */
+export interface PoolHold {
+  readonly waitMs: number;
+  /** The error a waiter gets when waitMs passes first. */
+  readonly timeoutError: () => ProxyError;
 }
 
 export interface PoolStats {
@@ -48,6 +59,9 @@ export class NodePool {
   private connectErrors = 0;
   private lastConnectError: ProxyError | null = null;
   private readonly sweeper: NodeJS.Timeout;
+  private held: PoolHold | null = null;
+  /** Set by redirect(): this pool is retired and `successor` serves its acquirers. */
+  private successor: NodePool | null = null;
 
   constructor(
     readonly name: string,
@@ -70,23 +84,26 @@ export class NodePool {
 
   /** The fast path: an idle connection now, or null. */
   tryAcquire(): ServerConnection | null {
+    if (this.successor !== null) return this.successor.tryAcquire();
+    if (this.held !== null) return null;
     while (this.idle.length > 0) {
       const conn = this.idle.pop()!;
       if (conn.broken || conn.closed) {
         conn.destroy();
         continue;
       }
-      this.lent.add(conn);
-      this.acquired++;
+      this.lend(conn);
       return conn;
     }
     return null;
   }
 
   acquire(): Promise<ServerConnection> {
+    if (this.successor !== null) return this.successor.acquire();
     if (this.closed) return Promise.reject(ProxyError.shuttingDown());
     const conn = this.tryAcquire();
     if (conn !== null) return Promise.resolve(conn);
+    const hold = this.held;
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         resolve,
@@ -97,19 +114,66 @@ export class NodePool {
           if (i >= 0) this.waiters.splice(i, 1);
           this.timeouts++;
           reject(
-            this.lastConnectError !== null && this.size === 0
-              ? this.lastConnectError
-              : ProxyError.poolTimeout(this.name, this.limits.acquireTimeoutMs),
+            hold !== null
+              ? hold.timeoutError()
+              : this.lastConnectError !== null && this.size === 0
+                ? this.lastConnectError
+                : ProxyError.poolTimeout(this.name, this.limits.acquireTimeoutMs),
           );
-        }, this.limits.acquireTimeoutMs),
+        }, hold?.waitMs ?? this.limits.acquireTimeoutMs),
       };
       this.waiters.push(waiter);
       this.grow();
     });
   }
 
+  /**
+   * Failover: acquirers wait (up to hold.waitMs) instead of being served; idle connections, to a node
+   * that is down or about to be fenced, are closed. Lent ones finish what they run.
+   */
+  hold(hold: PoolHold): void {
+    if (this.closed) return;
+    this.held = hold;
+    for (const conn of this.idle.splice(0)) conn.destroy();
+  }
+
+  /** Ends a hold: waiters are served again. */
+  resume(): void {
+    if (this.held === null) return;
+    this.held = null;
+    this.grow();
+  }
+
+  /** Connections lent out right now (in-flight work, for balancing reads and draining writes). */
+  get activeCount(): number {
+    return this.lent.size;
+  }
+
+  get onHold(): boolean {
+    return this.held !== null;
+  }
+
+  /**
+   * Retires this pool in favour of `to` (the shard's new primary): its waiters and every later
+   * acquire are served by `to`; its connections are closed as they come back.
+   */
+  redirect(to: NodePool): void {
+    if (to === this) return;
+    this.successor = to;
+    this.held = null;
+    this.close();
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      to.acquire().then(w.resolve, w.reject);
+    }
+  }
+
   /** Takes back a clean connection: idle, status 'I', no statement in flight. */
   release(conn: ServerConnection): void {
+    if (conn.owner !== this && conn.owner !== null) {
+      conn.owner.release(conn);
+      return;
+    }
     this.lent.delete(conn);
     conn.listener = null;
     conn.lastUsedAt = Date.now();
@@ -118,11 +182,10 @@ export class NodePool {
       this.grow();
       return;
     }
-    const waiter = this.waiters.shift();
+    const waiter = this.held === null ? this.waiters.shift() : undefined;
     if (waiter !== undefined) {
       clearTimeout(waiter.timer);
-      this.lent.add(conn);
-      this.acquired++;
+      this.lend(conn);
       waiter.resolve(conn);
       return;
     }
@@ -131,6 +194,10 @@ export class NodePool {
 
   /** Takes back a connection that must not be reused. */
   discard(conn: ServerConnection): void {
+    if (conn.owner !== this && conn.owner !== null) {
+      conn.owner.discard(conn);
+      return;
+    }
     this.lent.delete(conn);
     conn.listener = null;
     conn.destroy();
@@ -163,6 +230,12 @@ export class NodePool {
     ];
   }
 
+  private lend(conn: ServerConnection): void {
+    this.lent.add(conn);
+    conn.owner = this;
+    this.acquired++;
+  }
+
   close(): void {
     this.closed = true;
     clearInterval(this.sweeper);
@@ -175,13 +248,14 @@ export class NodePool {
 
   /** Opens connections while clients wait and there is room. */
   private grow(): void {
-    while (!this.closed && this.waiters.length > this.connecting && this.size < this.limits.sizeMax) {
+    while (!this.closed && this.held === null && this.waiters.length > this.connecting && this.size < this.limits.sizeMax) {
       this.connecting++;
       ServerConnection.connect(this.login).then(
         (conn) => {
           this.connecting--;
           this.lastConnectError = null;
           this.lent.add(conn);
+          conn.owner = this;
           this.release(conn);
         },
         (err: ProxyError) => {

@@ -68,6 +68,11 @@ export class ServerConnection implements FrameHandler {
   broken = false;
   closed = false;
   listener: BackendListener | null = null;
+  /**
+   * The pool that lent it (set by NodePool). A connection handed back to another pool (the shard's
+   * primary pool was replaced by a failover meanwhile) is passed on to this one.
+   */
+  owner: { release(conn: ServerConnection): void; discard(conn: ServerConnection): void } | null = null;
 
   private readonly reader: FrameReader;
   private loginDone: ((err: ProxyError | null) => void) | null = null;

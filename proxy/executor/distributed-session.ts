@@ -37,6 +37,7 @@ import type { PlannerLike } from '../session/batch-router.js';
 import type { ProxyContext } from '../context.js';
 import { CopyIn } from './copy-in.js';
 import { T_BIND, T_CLOSE, T_DESCRIBE, T_EXECUTE, T_FLUSH, T_PARSE, T_QUERY, T_SYNC } from '../protocol/frontend-types.js';
+import { resetSetting, setSetting, showSetting } from '../replicas/session-settings.js';
 
 /** DDL that may create, replace or drop a view. */
 const VIEW_DDL = /\bview\b/i;
@@ -863,30 +864,20 @@ export class DistributedSession {
   }
 
   private setting(plan: Extract<Plan, { kind: 'pgshard-setting' }>): void {
-    const name = plan.name.toLowerCase();
-    if (name !== 'pgshard.shard') throw ProxyError.unknownSetting(plan.name);
+    const target = this.relay.settings;
     switch (plan.command) {
-      case 'set': {
-        const value = plan.value?.replace(/^'(.*)'$/, '$1') ?? null;
-        if (value === null || value.toLowerCase() === 'default') {
-          this.relay.routingSettings = { shard: null };
-        } else {
-          const n = Number(value);
-          if (!/^\d+$/.test(value) || n >= this.host.pools.length)
-            throw ProxyError.invalidParameterValue(`pgshard.shard must be a shard number from 0 to ${this.host.pools.length - 1}, not "${value}"`);
-          this.relay.routingSettings = { shard: n };
-        }
+      case 'set':
+        setSetting(target, plan.name, plan.value);
         this.out.addBuffer(commandComplete('SET'));
         return;
-      }
       case 'reset':
-        this.relay.routingSettings = { shard: null };
+        resetSetting(target, plan.name);
         this.out.addBuffer(commandComplete('RESET'));
         return;
       case 'show': {
-        const shard = this.relay.routingSettings.shard;
-        this.out.addBuffer(rowDescription([{ name: 'pgshard.shard', typeOid: typeOids.text }]));
-        this.out.addBuffer(dataRow([shard === null ? '' : String(shard)]));
+        const value = showSetting(target, plan.name);
+        this.out.addBuffer(rowDescription([{ name: plan.name.toLowerCase(), typeOid: typeOids.text }]));
+        this.out.addBuffer(dataRow([value]));
         this.out.addBuffer(commandComplete('SHOW'));
         return;
       }

@@ -65,6 +65,17 @@ export class FailoverRunner {
     return result;
   }
 
+  /**
+   * Replaces the state (another proxy's decision, or this proxy taking over as leader): queued actions
+   * of the old state are dropped; the one running finishes and its result is ignored when its term is
+   * older than the new state's.
+   */
+  reset(state: FailoverState): void {
+    this.#state = state;
+    this.#queue.length = 0;
+    this.#armDeadline();
+  }
+
   /** Resolves once no action is queued or running. */
   async idle(): Promise<void> {
     while (this.#pumping !== null) await this.#pumping;

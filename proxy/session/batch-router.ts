@@ -6,35 +6,65 @@
 
 import type { Plan, SessionRouting, StatementPlan } from '../../planner/plan.js';
 import { decodeBind, decodeBindNames, decodeParse, decodeQuery } from '../protocol/client-messages.js';
-import { T_BIND, T_DESCRIBE, T_EXECUTE, T_PARSE, T_QUERY, T_SYNC } from '../protocol/frontend-types.js';
+import { T_BIND, T_CLOSE, T_DESCRIBE, T_EXECUTE, T_PARSE, T_QUERY, T_SYNC } from '../protocol/frontend-types.js';
 
 export interface PlannerLike {
   plan(sql: string, params: { values: readonly (Uint8Array | null)[]; formats: readonly number[]; types: readonly number[] } | null, session: SessionRouting): readonly StatementPlan[];
 }
 
 export type BatchRoute =
-  /** Forward the batch to this shard; null: any shard will do (no table, catalog, SET...). */
-  | { readonly kind: 'shard'; readonly shard: number | null }
+  /**
+   * Forward the batch to this shard; null: any shard will do (no table, catalog, SET...). `read`: it
+   * only reads data (a replica may serve it, by the session's read consistency).
+   */
+  | { readonly kind: 'shard'; readonly shard: number | null; readonly read: boolean }
   /** The batch is one BEGIN: answer it and open the transaction on the shard its first statement picks. */
   | { readonly kind: 'begin'; readonly text: string }
   /** The batch is one COMMIT or ROLLBACK. */
   | { readonly kind: 'end'; readonly commit: boolean }
   /** Needs the distributed executor (several shards, a merge, a rewrite, an error to report in order). */
-  | { readonly kind: 'distributed' };
+  | { readonly kind: 'distributed'; readonly read: boolean };
 
 export interface StatementLookup {
   /** SQL and parameter types of a client statement prepared earlier (not in this batch). */
   statement(name: string): { query: string; paramTypes: readonly number[] } | undefined;
 }
 
-const ANY: BatchRoute = { kind: 'shard', shard: null };
-const DISTRIBUTED: BatchRoute = { kind: 'distributed' };
+const ANY: BatchRoute = { kind: 'shard', shard: null, read: false };
+const ANY_READ: BatchRoute = { kind: 'shard', shard: null, read: true };
+const DISTRIBUTED: BatchRoute = { kind: 'distributed', read: false };
+const DISTRIBUTED_READ: BatchRoute = { kind: 'distributed', read: true };
 const COMMIT: BatchRoute = { kind: 'end', commit: true };
 const ROLLBACK: BatchRoute = { kind: 'end', commit: false };
 const byShard: BatchRoute[] = [];
+const byShardRead: BatchRoute[] = [];
 
-function shardRoute(shard: number): BatchRoute {
-  return (byShard[shard] ??= { kind: 'shard', shard });
+function shardRoute(shard: number, read: boolean): BatchRoute {
+  return read ? (byShardRead[shard] ??= { kind: 'shard', shard, read }) : (byShard[shard] ??= { kind: 'shard', shard, read });
+}
+
+/**
+ * Whether a replica may run the statement: it reads data only. Session utilities (SET, SHOW, LISTEN,
+ * DISCARD...) stay with the primary: some of them are refused during recovery or pin the session.
+ */
+function readsOnly(plan: Plan): boolean {
+  switch (plan.kind) {
+    case 'single':
+      return plan.access === 'read';
+    case 'any':
+      return plan.access === 'read' && plan.reason !== 'utility';
+    case 'scatter':
+      return plan.access === 'read';
+    case 'copy-out':
+      return true;
+    case 'broadcast':
+    case 'split-insert':
+    case 'copy-in':
+    case 'transaction':
+    case 'pgshard-setting':
+    case 'unsupported':
+      return false;
+  }
 }
 
 /** Where a plan may run: a shard, any shard (-1), or -2 for "needs the executor". */
@@ -84,6 +114,7 @@ export function routeBatch(
   let shapeOk = true;
   let batchParsed: Map<string, { query: string; paramTypes: readonly number[] }> | null = null;
   let lastUnnamed = unnamed;
+  let read = true;
   for (let i = from; i < to; i++) {
     const type = types[i]!;
     const buf = bufs[i]!;
@@ -104,7 +135,10 @@ export function routeBatch(
       case T_BIND: {
         const stmt = boundStatement(buf, start, end, lastUnnamed, batchParsed, lookup);
         // An unknown statement: forward, and let the relay report it as Postgres would.
-        if (stmt === null) break;
+        if (stmt === null) {
+          read = false;
+          break;
+        }
         const bind = decodeBind(buf, start, end);
         plans = planner.plan(stmt.query, { values: bind.values, formats: bind.paramFormats, types: stmt.paramTypes }, session);
         break;
@@ -116,6 +150,7 @@ export function routeBatch(
       default:
         // Close, Flush, FunctionCall: no routing information; a lone BEGIN batch has none of them.
         shapeOk = false;
+        if (type !== T_CLOSE) read = false;
         break;
     }
     if (plans === null) continue;
@@ -123,17 +158,19 @@ export function routeBatch(
       units++;
       lone = sp.plan;
       place = combine(place, placeOf(sp.plan));
+      read &&= readsOnly(sp.plan);
     }
   }
+  read &&= units > 0;
   if (units === 1 && shapeOk && lone !== null && lone.kind === 'transaction') {
     const action = lone.action.kind;
     if (action === 'begin') return { kind: 'begin', text: beginText(types, bufs, starts, ends, from, to, lastUnnamed, batchParsed, lookup) };
     if (action === 'commit') return COMMIT;
     if (action === 'rollback') return ROLLBACK;
   }
-  if (place === -2) return DISTRIBUTED;
-  if (place === -1) return ANY;
-  return shardRoute(place);
+  if (place === -2) return read ? DISTRIBUTED_READ : DISTRIBUTED;
+  if (place === -1) return read ? ANY_READ : ANY;
+  return shardRoute(place, read);
 }
 
 type Statement = { query: string; paramTypes: readonly number[] };

@@ -31,6 +31,8 @@ import {
 } from '../protocol/server-messages.js';
 import { parseScramVerifier, scramSecretFromPassword, ScramServer, verifyMd5Response, type ScramSecret } from './auth/index.js';
 import { QueryRelay } from './query-relay.js';
+import { initialReadSettings } from '../replicas/read-router.js';
+import { applyStartupSettings, type SettingsTarget } from '../replicas/session-settings.js';
 import { adoptWithUserBuffer } from '../net/user-buffer-socket.js';
 import { AdminSession } from '../admin/admin-session.js';
 import type { ClientInfo, ProxyContext } from '../context.js';
@@ -330,7 +332,17 @@ export class ClientConnection implements FrameHandler {
     if (database === undefined) throw ProxyError.unknownDatabase(this.database);
     const pools = this.ctx.poolsFor(database, user);
     const routing = this.ctx.routingFor(database, pools);
-    const relay = new QueryRelay(this, this.ctx, pools, this.startupParams, this.ctx.config().pool.mode === 'session', routing);
+    const config = this.ctx.config();
+    const settings: SettingsTarget = {
+      database,
+      routing: { shard: null },
+      reads: initialReadSettings(config),
+      defaults: { consistency: config.reads.consistency, maxStalenessMs: config.reads.maxStalenessMs },
+      termOf: (shard) => this.ctx.termOf(database, shard),
+    };
+    // -c pgshard.read_consistency=... in the startup packet: the proxy's, never sent to a server.
+    applyStartupSettings(settings, this.startupParams);
+    const relay = new QueryRelay(this, this.ctx, pools, this.startupParams, config.pool.mode === 'session', routing, settings, this.ctx.readRouterFor(database, user));
     this.relay = relay;
     relay.login().then(
       (params) => {

@@ -14,8 +14,9 @@ import type { BackendListener, ServerConnection } from '../backend/server-connec
 import type { NodePool } from '../backend/node-pool.js';
 import type { StatementDef } from '../backend/statement-registry.js';
 import { resetAndRelease } from '../backend/connection-reset.js';
+import { oneOffQuery } from '../backend/one-off-query.js';
 import { decodeBindNames, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery } from '../protocol/client-messages.js';
-import { decodeCommandTag, decodeErrorFields } from '../protocol/backend-messages.js';
+import { decodeCommandTag, decodeDataRow, decodeErrorFields } from '../protocol/backend-messages.js';
 import { buildClose, buildParse, buildQuery, renameBindStatement, renameDescribeOrClose } from '../protocol/rewrite.js';
 import {
   BIND_COMPLETE,
@@ -30,6 +31,9 @@ import { SessionState } from './session-state.js';
 import { routeBatch, type BatchRoute, type PlannerLike, type StatementLookup } from './batch-router.js';
 import type { SessionRouting } from '../../planner/plan.js';
 import { WriteCoalescer } from './write-coalescer.js';
+import { tracksPositions, type ReadRouter, type ReadSettings } from '../replicas/read-router.js';
+import type { SettingsTarget } from '../replicas/session-settings.js';
+import { parseLsnOrNull, type Lsn } from '../../topology/lsn.js';
 import {
   isBatchBoundary,
   T_BIND,
@@ -81,9 +85,12 @@ class Pending {
   effectIndex = 0;
   /** For proxy-made Query items: called at its ReadyForQuery with the first error, if any. */
   onDone: ((error: Map<string, string> | null) => void) | null = null;
+  /** For proxy-made Query items whose rows the proxy reads (the WAL position after a commit). */
+  onRow: ((buf: Buffer, start: number, end: number) => void) | null = null;
   error: Map<string, string> | null = null;
 
   reset(): void {
+    this.onRow = null;
     this.synth = null;
     this.undo = null;
     this.effects = null;
@@ -100,6 +107,12 @@ const EARLY_ACQUIRE_MESSAGES = 64;
 
 /** A server connection whose settings match no client: the next client replays its own. */
 const DIRTY_STATE = '\u0000dirty';
+
+/** Asked on the primary after a session's write transaction ends: sync reads wait for replicas to reach it. */
+const COMMIT_POSITION_SQL = 'SELECT pg_current_wal_insert_lsn()';
+
+/** BEGIN / START TRANSACTION ... READ ONLY (not READ WRITE): such a transaction may run on a replica. */
+const READ_ONLY_BEGIN = /\bread\s+only\b/i;
 
 export interface RelayHost {
   /** The client socket responses are written to. */
@@ -148,8 +161,8 @@ export class QueryRelay implements BackendListener, StatementLookup {
   backendShard = 0;
   /** A BEGIN the proxy answered and has not sent yet: it opens the transaction on the first shard used. */
   deferredBegin: string | null = null;
-  /** SET pgshard.shard and friends. */
-  routingSettings: SessionRouting = { shard: null };
+  /** SET pgshard.shard and friends, and the read settings (pgshard.read_consistency...). */
+  readonly settings: SettingsTarget;
   /** Transaction status as last reported to the client. */
   txStatus: 'I' | 'T' | 'E' = 'I';
   pinnedReason: string | null;
@@ -197,6 +210,17 @@ export class QueryRelay implements BackendListener, StatementLookup {
   private batchEnd = -1;
   private handedOff = false;
 
+  /** The pool the next server connection is borrowed from (a replica's for a read); null: the shard's primary. */
+  private target: NodePool | null = null;
+  /** A sync read waits for a replica to replay the session's last commit. */
+  private choosing = false;
+  /** What that wait found, for the batch it was for. */
+  private chosen: { shard: number; pool: NodePool | null } | null = null;
+  /** A write went to the attached primary connection since its WAL position was last asked. */
+  private wroteOnPrimary = false;
+  /** Its WAL position was asked and has not come back yet. */
+  private positionPending = false;
+
   constructor(
     private readonly host: RelayHost,
     private readonly ctx: ProxyContext,
@@ -204,16 +228,29 @@ export class QueryRelay implements BackendListener, StatementLookup {
     startupParams: ReadonlyMap<string, string>,
     private readonly sessionPooling: boolean,
     private readonly routing: RelayRouting | null,
+    settings: SettingsTarget,
+    private readonly readRouter: ReadRouter | null = null,
   ) {
     this.state = new SessionState(startupParams);
     this.pinnedReason = sessionPooling ? 'session pooling' : null;
+    this.settings = settings;
+  }
+
+  /** SET pgshard.shard: where statements go that name no shard key. */
+  get routingSettings(): SessionRouting {
+    return this.settings.routing;
+  }
+
+  /** The session's read consistency and the WAL positions of its last commits (databases with replicas). */
+  get reads(): ReadSettings {
+    return this.settings.reads;
   }
 
   // ---- login ---------------------------------------------------------------------------------
 
-  /** The pool of the shard the relay is (or was last) attached to. */
+  /** The pool the next connection comes from: the batch's replica, else the shard's primary. */
   get pool(): NodePool {
-    return this.pools[this.backendShard]!;
+    return this.target ?? this.pools[this.backendShard]!;
   }
 
   statement(name: string): StatementDef | undefined {
@@ -411,7 +448,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
    * batch boundary, or for enough of them to be worth borrowing a connection early.
    */
   private pump(): void {
-    while (this.inHead < this.inCount && !this.closed && !this.handedOff) {
+    while (this.inHead < this.inCount && !this.closed && !this.handedOff && !this.choosing) {
       if (this.routing !== null && this.batchEnd < 0 && !this.routeNextBatch()) return;
       if (this.backend === null) {
         if (this.acquiring) return;
@@ -444,6 +481,9 @@ export class QueryRelay implements BackendListener, StatementLookup {
    */
   private routeNextBatch(): boolean {
     const routing = this.routing!;
+    // A replica chosen for this batch on an earlier attempt (after a wait) holds for this attempt only.
+    const chosen = this.chosen;
+    this.chosen = null;
     let end = this.inHead;
     while (end < this.inReady && !isBatchBoundary(this.inTypes[end]!)) end++;
     if (routing.holdsTransaction(this)) {
@@ -475,17 +515,42 @@ export class QueryRelay implements BackendListener, StatementLookup {
     switch (route.kind) {
       case 'shard': {
         const shard = route.shard ?? this.backendShard;
-        if (this.backend !== null && shard !== this.backendShard) {
+        const conn = this.backend;
+        if (conn !== null && (conn.txStatus !== 'I' || this.pinnedReason !== null)) {
+          // Inside a transaction (or pinned): the batch runs on the connection that holds it.
+          if (shard === this.backendShard) {
+            this.noteWrite(shard, route.read);
+            this.batchEnd = end;
+            return true;
+          }
+          if (this.queueHead < this.queue.length) return false;
+          return this.handOffBatch(end, route.read);
+        }
+        // The WAL position of the last write is on its way: a sync read must choose with it.
+        if (this.positionPending && route.read) return false;
+        const pool = this.poolForBatch(shard, route.read, chosen);
+        if (pool === null) return false;
+        if (conn !== null && (shard !== this.backendShard || conn.owner !== pool)) {
           // Answers still outstanding: wait for them (the connection may go back to the pool).
           if (this.queueHead < this.queue.length) return false;
-          if (this.backend.txStatus !== 'I' || this.pinnedReason !== null) return this.handOffBatch(end);
+          if (conn.txStatus !== 'I') return this.handOffBatch(end, route.read);
           this.maybeRelease();
         }
-        if (this.backend === null) this.backendShard = shard;
+        if (this.backend === null) {
+          this.backendShard = shard;
+          this.target = pool === this.pools[shard] ? null : pool;
+        }
+        this.noteWrite(shard, route.read);
         this.batchEnd = end;
         return true;
       }
       case 'begin':
+        if (this.backend !== null && this.target !== null && this.backend.txStatus === 'I' && this.pinnedReason === null) {
+          // Attached to a replica for earlier reads: the transaction must not open there.
+          if (this.queueHead < this.queue.length) return false;
+          this.maybeRelease();
+        }
+        if (this.backend === null) this.target = null;
         if (this.backend !== null || this.txStatus !== 'I' || this.pinnedReason !== null || !this.canAnswerLocally(end)) {
           this.batchEnd = end;
           return true;
@@ -494,6 +559,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
         this.answerTxLocally(end, 'BEGIN', 'T');
         return true;
       case 'end':
+        if (this.backend === null) this.target = null;
         if (this.backend !== null || this.deferredBegin === null || !this.canAnswerLocally(end)) {
           this.batchEnd = end;
           return true;
@@ -504,8 +570,113 @@ export class QueryRelay implements BackendListener, StatementLookup {
         return true;
       case 'distributed':
         if (this.queueHead < this.queue.length) return false;
-        return this.handOffBatch(end);
+        return this.handOffBatch(end, route.read);
     }
+  }
+
+  /**
+   * The pool a batch for `shard` borrows from: a replica's for a read outside a transaction (or in a
+   * deferred READ ONLY one) when the session's consistency allows it, else the primary's. null: a
+   * sync read waits for a replica to replay the session's last commit first (the batch is routed
+   * again when the wait ends).
+   */
+  private poolForBatch(shard: number, read: boolean, chosen: { shard: number; pool: NodePool | null } | null): NodePool | null {
+    const primary = this.pools[shard]!;
+    const router = this.readRouter;
+    if (router === null || this.pinnedReason !== null) return primary;
+    const begin = this.deferredBegin;
+    if (begin !== null ? !READ_ONLY_BEGIN.test(begin) : this.txStatus !== 'I' || !read) return primary;
+    if (chosen !== null && chosen.shard === shard) return chosen.pool ?? primary;
+    const target = router.choose(shard, this.reads, false);
+    switch (target.kind) {
+      case 'primary':
+        return primary;
+      case 'replica':
+        return target.pool;
+      case 'wait':
+        this.waitForReplica(router, shard, target.lsn, target.timeoutMs);
+        return null;
+    }
+  }
+
+  /** A write batch on the primary connection: its WAL position is asked once its transaction ends (sync reads). */
+  private noteWrite(shard: number, read: boolean): void {
+    if (read || this.target !== null || this.readRouter?.hasReplicas(shard) !== true || !tracksPositions(this.reads)) return;
+    this.wroteOnPrimary = true;
+  }
+
+  /** After a write transaction ended on the attached primary connection: ask its WAL position there. */
+  private askCommitPosition(): void {
+    this.wroteOnPrimary = false;
+    this.positionPending = true;
+    const shard = this.backendShard;
+    this.injectQuery(COMMIT_POSITION_SQL, () => {
+      this.positionPending = false;
+    });
+    const p = this.queue[this.queue.length - 1]!;
+    p.onRow = (buf, start, end) => {
+      const value = decodeDataRow(buf, start, end)[0];
+      const lsn = value === null || value === undefined ? null : parseLsnOrNull(value.toString('latin1'));
+      if (lsn !== null) this.notePosition(shard, lsn);
+    };
+    this.flushServer();
+  }
+
+  private waitForReplica(router: ReadRouter, shard: number, lsn: Lsn, timeoutMs: number): void {
+    this.choosing = true;
+    this.waitingSince = Date.now();
+    const done = (pool: NodePool | null): void => {
+      this.choosing = false;
+      this.waitingSince = 0;
+      this.chosen = { shard, pool };
+      if (this.closed) return;
+      this.pump();
+      this.flushServer();
+      this.flushClient();
+    };
+    router.waitForReplica(shard, lsn, timeoutMs).then(done, () => done(null));
+  }
+
+  /**
+   * The executor ran a batch that may have written on several shards: until their primaries' WAL
+   * positions are known, this session's sync reads of those shards go to the primaries.
+   */
+  private trackExecutorWrites(): void {
+    const router = this.readRouter;
+    if (router === null || !tracksPositions(this.reads)) return;
+    for (let shard = 0; shard < this.pools.length; shard++) {
+      if (!router.hasReplicas(shard) || this.reads.unknown.has(shard)) continue;
+      this.reads.unknown.add(shard);
+      void this.fetchPosition(shard);
+    }
+  }
+
+  private async fetchPosition(shard: number): Promise<void> {
+    const pool = this.pools[shard]!;
+    let lsn: Lsn | null = null;
+    try {
+      const conn = await pool.acquire();
+      try {
+        const rows = await oneOffQuery(conn, COMMIT_POSITION_SQL);
+        lsn = parseLsnOrNull(rows[0]?.[0] ?? null);
+        pool.release(conn);
+      } catch (err) {
+        pool.discard(conn);
+        throw err;
+      }
+    } catch (err) {
+      // Reads of the shard stay on the primary until the session's next write there tells a position.
+      this.ctx.log.debug({ shard, err: err instanceof Error ? err.message : String(err) }, 'could not read the WAL position after a write');
+      return;
+    }
+    if (lsn !== null) this.notePosition(shard, lsn);
+    this.reads.unknown.delete(shard);
+  }
+
+  /** Records the WAL position of a commit of this session on `shard` (positions only grow). */
+  notePosition(shard: number, lsn: Lsn): void {
+    const prev = this.reads.positions[shard] ?? null;
+    if (prev === null || lsn > prev) this.reads.positions[shard] = lsn;
   }
 
   /** A Parse in the batch the proxy would have to refuse (name taken, limit) needs a server to answer in order. */
@@ -558,7 +729,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
   }
 
   /** Gives the batch (and the open transaction's connection, if any) to the distributed executor. */
-  private handOffBatch(end: number): boolean {
+  private handOffBatch(end: number, read = false): boolean {
     const frames: OwnedFrame[] = [];
     for (let i = this.inHead; i < end; i++) {
       frames.push({ type: this.inTypes[i]!, buf: Buffer.from(this.inBufs[i]!.subarray(this.inStarts[i]!, this.inEnds[i]!)) });
@@ -579,6 +750,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
     this.routing!.handOff(this, frames, adopted, () => {
       this.handedOff = false;
       if (this.closed) return;
+      if (!read) this.trackExecutorWrites();
       this.pump();
       this.flushServer();
       this.flushClient();
@@ -990,6 +1162,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
     if (type === 0x44 /* D */) {
       const head = this.queue[this.queueHead];
       if (head === undefined || head.mode !== Mode.Swallow) this.toClient.addRange(buf, start, end);
+      else if (head.onRow !== null) head.onRow(buf, start, end);
       return;
     }
     this.flushSynthAtHead();
@@ -1131,6 +1304,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
       // Outside a transaction block every statement has committed or rolled back by now.
       if (status === 'I' && this.state.hasPending) this.endTransaction(!this.errorSinceReady);
       this.errorSinceReady = false;
+      if (status === 'I' && this.wroteOnPrimary) this.askCommitPosition();
     }
     this.pop();
     this.flushSynthAtHead();

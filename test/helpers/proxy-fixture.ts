@@ -43,6 +43,10 @@ export interface ProxyOptions {
   health?: Record<string, unknown>;
   /** Raw `sharding:` section of the database (tables, referenceTables, modulus). */
   sharding?: Record<string, unknown>;
+  /** Raw `reads:`, `failover:` and `coordination:` sections. */
+  reads?: Record<string, unknown>;
+  failover?: Record<string, unknown>;
+  coordination?: Record<string, unknown>;
 }
 
 export interface ClusterOptions {
@@ -51,6 +55,8 @@ export interface ClusterOptions {
   /** Streaming replicas per shard (default 0). */
   replicas?: 0 | 1 | 2;
   settings?: Record<string, string | number>;
+  /** synchronous_standby_names = 'ANY 1 (replicas)' on each primary. */
+  synchronous?: boolean;
 }
 
 export interface ProxyHandle {
@@ -101,6 +107,9 @@ export function rawConfigFor(cluster: LocalCluster, opts: ProxyOptions = {}): Re
     limits: { shutdownTimeoutMs: 2000, ...(opts.limits ?? {}) },
     log: { level: opts.captureLogs ? 'debug' : 'silent' },
     ...(opts.health === undefined ? {} : { health: opts.health }),
+    ...(opts.reads === undefined ? {} : { reads: opts.reads }),
+    ...(opts.failover === undefined ? {} : { failover: opts.failover }),
+    ...(opts.coordination === undefined ? {} : { coordination: opts.coordination }),
     // Never inside the checkout: each proxy gets its own state directory in the cluster's temp dir.
     state: { dir: opts.stateDir ?? join(cluster.dir, `pgshard-state-${++stateDirs}`) },
   };
@@ -155,9 +164,11 @@ export function startTestCluster(t: TeardownTarget, opts: ClusterOptions = {}): 
   return withCluster(t, {
     shards: opts.shards ?? 1,
     replicas: opts.replicas ?? 0,
-    users: Object.entries(USERS).map(([name, u]) => ({ name, password: u.password })),
+    // The console's admin is also the servers' superuser: failover actions and health checks log in as it.
+    users: Object.entries(USERS).map(([name, u]) => ({ name, password: u.password, superuser: name === 'admin' })),
     databases: [DATABASE],
     settings: opts.settings,
+    synchronous: opts.synchronous ?? false,
   });
 }
 

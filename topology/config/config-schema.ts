@@ -209,6 +209,7 @@ export const failoverSchema = z.strictObject({
   waitMs: millis(0).default(30_000),
   promoteTimeoutMs: millis(100).default(30_000),
   rejoin: boolean.default(false),
+  user: nonEmptyString.nullable().default(null),
 });
 
 export const coordinationSchema = z.strictObject({
@@ -300,11 +301,13 @@ export function crossFieldIssues(value: unknown): CrossFieldIssue[] {
   const coordination = value['coordination'];
   if (isRecord(coordination) && coordination['kind'] === 'etcd' && !(Array.isArray(coordination['endpoints']) && coordination['endpoints'].length > 0))
     issues.push({ path: ['coordination', 'endpoints'], message: 'coordination kind "etcd" needs at least one endpoint' });
-  const health = value['health'];
-  if (isRecord(health) && typeof health['user'] === 'string' && Array.isArray(users)) {
-    const name = health['user'];
-    if (!users.some((u: unknown) => isRecord(u) && u['name'] === name))
-      issues.push({ path: ['health', 'user'], message: `user ${JSON.stringify(name)} is not in users` });
+  for (const section of ['health', 'failover'] as const) {
+    const v = value[section];
+    if (isRecord(v) && typeof v['user'] === 'string' && Array.isArray(users)) {
+      const name = v['user'];
+      if (!users.some((u: unknown) => isRecord(u) && u['name'] === name))
+        issues.push({ path: [section, 'user'], message: `user ${JSON.stringify(name)} is not in users` });
+    }
   }
 
   const databases = value['databases'];

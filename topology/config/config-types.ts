@@ -168,6 +168,11 @@ export interface FailoverConfig {
   readonly promoteTimeoutMs: number;
   /** Rewind a fenced old primary (pg_rewind, local data directory) and let it rejoin as a replica. */
   readonly rejoin: boolean;
+  /**
+   * The configured user whose server credentials the failover actions log in with; it must be a
+   * superuser on the nodes (pg_promote, ALTER SYSTEM). null: health.user, else the first user.
+   */
+  readonly user: string | null;
 }
 
 export interface CoordinationConfig {

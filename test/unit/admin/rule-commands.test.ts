@@ -195,7 +195,7 @@ void t.test('the command table: existing commands unchanged, unknown commands an
   t.equal((await h.run('SHOW VERSION; show pools ; SHOW CLIENTS')).length, 3);
   t.strictSame(splitAdminStatements(' ;; '), [], 'an empty query has no statements');
   const hint = `Commands: ${ADMIN_COMMANDS.map((c) => c.words.join(' ')).join(', ')}.`;
-  t.match(hint, /SHOW TABLES, RELOAD, SHARD TABLE, REFERENCE TABLE/);
+  t.match(hint, /SHOW TABLES, SHOW FAILOVER, RELOAD, SHARD TABLE, REFERENCE TABLE, FAILOVER, SWITCHOVER/);
   const cases: [string, string, string][] = [
     ['SHOW NOTHING_HERE', 'unrecognized SHOW target "nothing_here"', hint],
     ['SHOW', 'unrecognized SHOW target ""', hint],

@@ -85,7 +85,7 @@ void t.test('a minimal config gets every default', async (t) => {
     state: { dir: resolve('pgshard-state') },
     health: { intervalMs: 1000, timeoutMs: 1000, failuresBeforeDown: 3, replicaLagBytesMax: 16777216, replicaLagMsMax: 10000, user: null },
     reads: { consistency: 'sync', syncWaitMs: 50, maxStalenessMs: 1000 },
-    failover: { enabled: true, replication: 'async', promoteLagBytesMax: 16777216, waitMs: 30000, promoteTimeoutMs: 30000, rejoin: false },
+    failover: { enabled: true, replication: 'async', promoteLagBytesMax: 16777216, waitMs: 30000, promoteTimeoutMs: 30000, rejoin: false, user: null },
     coordination: { kind: 'local', endpoints: [], leaseTtlMs: 5000, prefix: '/pgshard' },
   };
   t.strictSame(config, expected);

@@ -459,7 +459,7 @@ void t.test('the initial state of a configured shard: host:port ids in config or
   const shard = { name: 'shard0', primary: { host: '10.0.0.1', port: 5432 }, replicas: [{ host: '10.0.0.2', port: 5432 }, { host: '10.0.0.3', port: 5433 }] };
   const config = {
     health: { intervalMs: 1000, timeoutMs: 1000, failuresBeforeDown: 4, replicaLagBytesMax: 1, replicaLagMsMax: 1, user: null },
-    failover: { enabled: true, replication: 'sync' as const, promoteLagBytesMax: 7, waitMs: 100, promoteTimeoutMs: 200, rejoin: true },
+    failover: { enabled: true, replication: 'sync' as const, promoteLagBytesMax: 7, waitMs: 100, promoteTimeoutMs: 200, rejoin: true, user: null },
   };
   const s = initialStateForShard(shard, config, 5);
   t.strictSame(s.nodes.map((n) => [n.id, n.priority]), [['10.0.0.1:5432', 0], ['10.0.0.2:5432', 1], ['10.0.0.3:5433', 2]]);
