@@ -162,8 +162,12 @@ export type Plan =
   /** Cannot be routed safely: 0A000 with `hint` saying why and what to do. */
   | { readonly kind: 'unsupported'; readonly message: string; readonly hint: string };
 
+export type ReadLevel = 'strong' | 'sync' | 'bounded' | 'async';
+
 export interface StatementPlan {
   /** The statement's own text (one statement of a multi-statement Query string). */
   readonly text: string;
   readonly plan: Plan;
+  /** A `/* pgshard: consistency=... *\/` hint: this read's consistency instead of the session's. */
+  readonly consistency?: ReadLevel;
 }

@@ -5,7 +5,8 @@
 // Pure: no I/O, no timers, no logging. Routing rules: docs/routing.md.
 
 import { LRUCache } from 'lru-cache';
-import type { BoundParams, Plan, SessionRouting, StatementPlan } from './plan.js';
+import type { BoundParams, Plan, ReadLevel, SessionRouting, StatementPlan } from './plan.js';
+import { findConsistencyHint } from './routing/hints.js';
 import type { ShardingRules } from './sharding-rules.js';
 import { assertNever } from './assert-never.js';
 import { parseSql } from './sql-parser.js';
@@ -17,6 +18,8 @@ import { isDdlType } from './routing/ddl.js';
 interface StatementTemplate {
   readonly text: string;
   readonly analysis: Analysis;
+  /** The statement's read-consistency hint, if it has one. */
+  readonly consistency: ReadLevel | null;
   /** The StatementPlan itself when the plan never depends on parameters (no allocation per hit). */
   readonly fixed: StatementPlan | null;
 }
@@ -98,17 +101,17 @@ export class Planner {
         Number.isInteger(shard) && shard >= 0 && shard < this.rules.shardCount
           ? { kind: 'single', shard, access: a.access }
           : shardOutOfRange(shard, this.rules.shardCount, 'SET pgshard.shard');
-      return { text: t.text, plan };
+      return withHint(t, plan);
     }
     if (t.fixed !== null) return t.fixed;
     const body = a.body;
     switch (body.kind) {
       case 'fixed':
-        return { text: t.text, plan: body.plan };
+        return withHint(t, body.plan);
       case 'route':
-        return { text: t.text, plan: bindRoute(this.rules, body.route, params) };
+        return withHint(t, bindRoute(this.rules, body.route, params));
       case 'insert':
-        return { text: t.text, plan: bindInsertTemplate(this.rules, body, params) };
+        return withHint(t, bindInsertTemplate(this.rules, body, params));
       default:
         return assertNever(body);
     }
@@ -141,7 +144,17 @@ function readsShardedView(rules: ShardingRules, node: Record<string, unknown>): 
 }
 
 function template(text: string, analysis: Analysis): StatementTemplate {
-  return { text, analysis, fixed: analysis.body.kind === 'fixed' ? { text, plan: analysis.body.plan } : null };
+  const hinted = findConsistencyHint(text);
+  if (hinted === 'invalid') {
+    const plan: Plan = { kind: 'unsupported', message: 'malformed pgshard consistency hint', hint: 'write /* pgshard: consistency=strong | sync | bounded | async */' };
+    return { text, analysis: { ...analysis, body: { kind: 'fixed', plan } }, consistency: null, fixed: { text, plan } };
+  }
+  const fixed = analysis.body.kind === 'fixed' ? (hinted === null ? { text, plan: analysis.body.plan } : { text, plan: analysis.body.plan, consistency: hinted }) : null;
+  return { text, analysis, consistency: hinted, fixed };
+}
+
+function withHint(t: StatementTemplate, plan: Plan): StatementPlan {
+  return t.consistency === null ? { text: t.text, plan } : { text: t.text, plan, consistency: t.consistency };
 }
 
 function internalError(err: unknown): Plan {

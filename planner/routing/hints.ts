@@ -4,6 +4,8 @@
 // identifiers and dollar-quoted bodies so a hint-like string constant is not a hint.
 // Owns: finding and parsing hints. Must not: resolve keys to shards.
 
+import type { ReadLevel } from '../plan.js';
+
 export type Hint =
   | { readonly kind: 'shard'; readonly shard: number }
   | { readonly kind: 'key'; readonly value: string }
@@ -19,6 +21,8 @@ export function findHint(sql: string): Hint | null {
     const m = HINT.exec(comment);
     if (m === null) return { kind: 'invalid', text: comment.trim() };
     const name = (m[1] ?? '').toLowerCase();
+    // Read consistency is not routing: findConsistencyHint reads it.
+    if (name === 'consistency') continue;
     let value = m[2] ?? '';
     if (value.startsWith("'")) value = value.slice(1, -1).replace(/''/g, "'");
     if (name === 'shard') {
@@ -26,6 +30,21 @@ export function findHint(sql: string): Hint | null {
     }
     if (name === 'key') return { kind: 'key', value };
     return { kind: 'invalid', text: comment.trim() };
+  }
+  return null;
+}
+
+const LEVELS: readonly ReadLevel[] = ['strong', 'sync', 'bounded', 'async'];
+const CONSISTENCY_HINT = /^\s*pgshard\s*:\s*consistency\s*=\s*'?(\w*)'?\s*$/i;
+
+/** A `/* pgshard: consistency=LEVEL *\/` hint: the level, 'invalid' for an unknown one, or null. */
+export function findConsistencyHint(sql: string): ReadLevel | 'invalid' | null {
+  if (!/consistency/i.test(sql)) return null;
+  for (const comment of comments(sql)) {
+    const m = CONSISTENCY_HINT.exec(comment);
+    if (m === null) continue;
+    const level = (m[1] ?? '').toLowerCase();
+    return LEVELS.find((l) => l === level) ?? 'invalid';
   }
   return null;
 }

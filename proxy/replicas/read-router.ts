@@ -59,21 +59,21 @@ export class ReadRouter {
     return (this.db.shards[shard]?.replicas.length ?? 0) > 0;
   }
 
-  /** The read's target on `shard`; `waited`: a sync read that already waited once goes to the primary now. */
-  choose(shard: number, reads: ReadSettings, waited: boolean): ReadTarget {
-    if (reads.consistency === 'strong' || !this.hasReplicas(shard) || reads.unknown.has(shard)) return PRIMARY;
+  /** The read's target on `shard`, at the session's consistency or the statement's hinted one. */
+  choose(shard: number, reads: ReadSettings, hinted: ReadConsistency | null): ReadTarget {
+    const consistency = hinted ?? reads.consistency;
+    if (consistency === 'strong' || !this.hasReplicas(shard) || reads.unknown.has(shard)) return PRIMARY;
     const views = this.health()?.shardSnapshot(this.shardKeys[shard]!);
     if (views === undefined || views === null) return PRIMARY;
     const replicas: ReplicaCandidate[] = [];
     for (const node of views) if (node.routable) replicas.push({ node, inFlight: this.poolOf(shard, node).activeCount });
     const choice = chooseReplica({
-      consistency: reads.consistency,
+      consistency,
       sessionLsn: reads.positions[shard] ?? null,
       maxStalenessMs: reads.maxStalenessMs,
       syncWaitMs: this.config().reads.syncWaitMs,
       replicas,
       nowMs: Date.now(),
-      waited,
       rotation: this.rotation++,
     });
     switch (choice.kind) {

@@ -4,7 +4,7 @@
 // frames only: it never sends, and it plans through the planner's cache, so a repeated statement
 // costs a map lookup and a key hash.
 
-import type { Plan, SessionRouting, StatementPlan } from '../../planner/plan.js';
+import type { Plan, ReadLevel, SessionRouting, StatementPlan } from '../../planner/plan.js';
 import { decodeBind, decodeBindNames, decodeParse, decodeQuery } from '../protocol/client-messages.js';
 import { T_BIND, T_CLOSE, T_DESCRIBE, T_EXECUTE, T_PARSE, T_QUERY, T_SYNC } from '../protocol/frontend-types.js';
 
@@ -17,7 +17,7 @@ export type BatchRoute =
    * Forward the batch to this shard; null: any shard will do (no table, catalog, SET...). `read`: it
    * only reads data (a replica may serve it, by the session's read consistency).
    */
-  | { readonly kind: 'shard'; readonly shard: number | null; readonly read: boolean }
+  | { readonly kind: 'shard'; readonly shard: number | null; readonly read: boolean; readonly consistency?: ReadLevel }
   /** The batch is one BEGIN: answer it and open the transaction on the shard its first statement picks. */
   | { readonly kind: 'begin'; readonly text: string }
   /** The batch is one COMMIT or ROLLBACK. */
@@ -115,6 +115,7 @@ export function routeBatch(
   let batchParsed: Map<string, { query: string; paramTypes: readonly number[] }> | null = null;
   let lastUnnamed = unnamed;
   let read = true;
+  let consistency: ReadLevel | undefined;
   for (let i = from; i < to; i++) {
     const type = types[i]!;
     const buf = bufs[i]!;
@@ -159,6 +160,7 @@ export function routeBatch(
       lone = sp.plan;
       place = combine(place, placeOf(sp.plan));
       read &&= readsOnly(sp.plan);
+      consistency ??= sp.consistency;
     }
   }
   read &&= units > 0;
@@ -169,6 +171,7 @@ export function routeBatch(
     if (action === 'rollback') return ROLLBACK;
   }
   if (place === -2) return read ? DISTRIBUTED_READ : DISTRIBUTED;
+  if (consistency !== undefined) return { kind: 'shard', shard: place === -1 ? null : place, read, consistency };
   if (place === -1) return read ? ANY_READ : ANY;
   return shardRoute(place, read);
 }

@@ -33,6 +33,7 @@ import type { SessionRouting } from '../../planner/plan.js';
 import { WriteCoalescer } from './write-coalescer.js';
 import { tracksPositions, type ReadRouter, type ReadSettings } from '../replicas/read-router.js';
 import type { SettingsTarget } from '../replicas/session-settings.js';
+import type { ReadConsistency } from '../../topology/config/config-types.js';
 import { parseLsnOrNull, type Lsn } from '../../topology/lsn.js';
 import {
   isBatchBoundary,
@@ -528,7 +529,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
         }
         // The WAL position of the last write is on its way: a sync read must choose with it.
         if (this.positionPending && route.read) return false;
-        const pool = this.poolForBatch(shard, route.read, chosen);
+        const pool = this.poolForBatch(shard, route.read, chosen, route.consistency ?? null);
         if (pool === null) return false;
         if (conn !== null && (shard !== this.backendShard || conn.owner !== pool)) {
           // Answers still outstanding: wait for them (the connection may go back to the pool).
@@ -580,14 +581,14 @@ export class QueryRelay implements BackendListener, StatementLookup {
    * sync read waits for a replica to replay the session's last commit first (the batch is routed
    * again when the wait ends).
    */
-  private poolForBatch(shard: number, read: boolean, chosen: { shard: number; pool: NodePool | null } | null): NodePool | null {
+  private poolForBatch(shard: number, read: boolean, chosen: { shard: number; pool: NodePool | null } | null, hinted: ReadConsistency | null): NodePool | null {
     const primary = this.pools[shard]!;
     const router = this.readRouter;
     if (router === null || this.pinnedReason !== null) return primary;
     const begin = this.deferredBegin;
     if (begin !== null ? !READ_ONLY_BEGIN.test(begin) : this.txStatus !== 'I' || !read) return primary;
     if (chosen !== null && chosen.shard === shard) return chosen.pool ?? primary;
-    const target = router.choose(shard, this.reads, false);
+    const target = router.choose(shard, this.reads, hinted);
     switch (target.kind) {
       case 'primary':
         return primary;

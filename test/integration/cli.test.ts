@@ -45,7 +45,9 @@ void t.test('demo: ready line, working connection, admin console, clean stop on 
   const client = new pg.Client({ connectionString: ready });
   await client.connect();
   const r = await client.query('select current_database() as db, current_user as u, pg_is_in_recovery() as r');
-  t.strictSame(r.rows, [{ db: 'app', u: 'app', r: false }], 'a primary of the demo answers');
+  t.strictSame(r.rows, [{ db: 'app', u: 'app', r: true }], 'a replica of the demo answers a read (sync consistency, nothing written yet)');
+  const strong = await client.query('select pg_is_in_recovery() as r /* pgshard: consistency=strong */');
+  t.strictSame(strong.rows, [{ r: false }], 'a primary answers a read hinted strong');
   // The example schema and both printed queries work: one routed, one scatter-gather.
   const routed = /routed to one shard: +(.+)$/m.exec(stdout)?.[1];
   const scatter = /scatter-gather: +(.+)$/m.exec(stdout)?.[1];

@@ -96,7 +96,7 @@ void t.test('psql: errors carry the SQLSTATE and set the exit code', async (t) =
   t.match(admin.stderr, /ERROR:\s+42601: unrecognized SHOW target/);
   const pools = await psql(['-c', 'SHOW POOLS'], pgEnv('admin', 'pgshard'));
   t.equal(pools.code, 0, failureOutput('exit code 0', pools));
-  t.match(pools.stdout, /appdb\/shard0\/primary\|appdb\|app\|/, 'SHOW POOLS lists the pool psql used');
+  t.match(pools.stdout, /appdb\/shard0\/127\.0\.0\.1:\d+\|appdb\|app\|/, 'SHOW POOLS lists the pool psql used (named database/shard/node)');
 });
 
 void t.test('psql: \\copy in and out', async (t) => {

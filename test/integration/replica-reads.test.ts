@@ -107,6 +107,8 @@ void t.test('reads on replicas by read consistency', async (t) => {
     t.equal(await servedByReplica(c), false, 'strong: the primary');
     await c.query('SET pgshard.read_consistency = async');
     t.equal(await servedByReplica(c), true, 'async: the replica');
+    const hinted = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r /* pgshard: consistency=strong */');
+    t.equal(hinted.rows[0]?.r, false, 'a consistency=strong hint sends that read to the primary');
     await c.query('SET pgshard.read_consistency = bounded');
     await c.query('SET pgshard.max_staleness_ms = 5000');
     await waitUntil('bounded reads reach the caught-up replica', () => servedByReplica(c), 5000);

@@ -68,3 +68,13 @@ void t.test('everything else stays on the primary', async (t) => {
   t.match(extended('UPDATE users SET name = $2 WHERE id = $1', ['1', 'x']), { read: false }, 'a write over the extended protocol');
   t.match(route([{ type: T_BIND, buf: buildBind('', 'unknown', [], [], []) }, { type: T_SYNC, buf: SYNC }]), { read: false }, 'an unknown statement');
 });
+
+void t.test('a consistency hint travels with the batch; a bad one is refused', async (t) => {
+  t.match(simple('SELECT * FROM users WHERE id = 7 /* pgshard: consistency=strong */'), { kind: 'shard', read: true, consistency: 'strong' });
+  t.match(simple("/* pgshard: consistency='async' */ SELECT 1"), { kind: 'shard', shard: null, read: true, consistency: 'async' });
+  t.match(simple('/* pgshard: shard=1 */ /* pgshard: consistency=sync */ SELECT 1'), { kind: 'shard', shard: 1, consistency: 'sync' }, 'with a shard hint');
+  t.notOk('consistency' in simple('SELECT 1'), 'no hint: the session decides');
+  const bad = planner.plan('SELECT 1 /* pgshard: consistency=eventual */', null, { shard: null })[0]!;
+  t.match(bad.plan, { kind: 'unsupported', message: /malformed pgshard consistency hint/ });
+  t.notOk('consistency' in simple("SELECT '/* pgshard: consistency=strong */'"), 'inside a string literal it is not a hint');
+});
