@@ -472,8 +472,11 @@ export class DistributedSession {
   private async participant(shard: number, transactional: boolean): Promise<Participant> {
     let p = this.participants.get(shard);
     if (p === undefined) {
-      const pool = this.host.pools[shard];
+      let pool = this.host.pools[shard];
       if (pool === undefined) throw ProxyError.unsupported(`shard ${shard} does not exist`, 'Shards are numbered from 0.');
+      // A batch that only reads, outside a transaction block: a replica may serve each shard's part.
+      const reads = this.relay.batchReads;
+      if (reads !== null && !this.inTransaction && !transactional) pool = await this.relay.readPool(shard, reads.consistency);
       const conn = await pool.acquire();
       p = { channel: new ShardChannel(shard, conn), inTransaction: false, wrote: false };
       this.participants.set(shard, p);

@@ -17,7 +17,7 @@ export interface ReadSettings {
   maxStalenessMs: number;
   /** Per shard: the WAL position of the session's last commit there (sync reads wait for it). */
   readonly positions: (Lsn | null)[];
-  /** Shards written through the executor whose position is being fetched: reads go to the primary meanwhile. */
+  /** Shards whose position after a write could not be read: their sync reads go to the primary until the next write there. */
   readonly unknown: Set<number>;
   /** SHOW pgshard.causal_token was used: positions are tracked whatever the consistency. */
   exporting: boolean;
@@ -62,7 +62,7 @@ export class ReadRouter {
   /** The read's target on `shard`, at the session's consistency or the statement's hinted one. */
   choose(shard: number, reads: ReadSettings, hinted: ReadConsistency | null): ReadTarget {
     const consistency = hinted ?? reads.consistency;
-    if (consistency === 'strong' || !this.hasReplicas(shard) || reads.unknown.has(shard)) return PRIMARY;
+    if (consistency === 'strong' || !this.hasReplicas(shard) || (consistency === 'sync' && reads.unknown.has(shard))) return PRIMARY;
     const views = this.health()?.shardSnapshot(this.shardKeys[shard]!);
     if (views === undefined || views === null) return PRIMARY;
     const replicas: ReplicaCandidate[] = [];

@@ -23,7 +23,7 @@ export type BatchRoute =
   /** The batch is one COMMIT or ROLLBACK. */
   | { readonly kind: 'end'; readonly commit: boolean }
   /** Needs the distributed executor (several shards, a merge, a rewrite, an error to report in order). */
-  | { readonly kind: 'distributed'; readonly read: boolean };
+  | { readonly kind: 'distributed'; readonly read: boolean; readonly consistency?: ReadLevel };
 
 export interface StatementLookup {
   /** SQL and parameter types of a client statement prepared earlier (not in this batch). */
@@ -170,8 +170,10 @@ export function routeBatch(
     if (action === 'commit') return COMMIT;
     if (action === 'rollback') return ROLLBACK;
   }
+  if (consistency !== undefined) {
+    return place === -2 ? { kind: 'distributed', read, consistency } : { kind: 'shard', shard: place === -1 ? null : place, read, consistency };
+  }
   if (place === -2) return read ? DISTRIBUTED_READ : DISTRIBUTED;
-  if (consistency !== undefined) return { kind: 'shard', shard: place === -1 ? null : place, read, consistency };
   if (place === -1) return read ? ANY_READ : ANY;
   return shardRoute(place, read);
 }

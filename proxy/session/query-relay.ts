@@ -131,6 +131,7 @@ export interface RelayRouting {
    * may go on (the executor keeps its connections while a transaction it runs stays open).
    */
   handOff(relay: QueryRelay, frames: OwnedFrame[], adopted: { shard: number; conn: ServerConnection } | null, done: () => void): void;
+  /* `relay.batchReads` tells the executor whether the batch only reads (replicas may serve it) and at which consistency. */
   /** Whether the executor holds this client's transaction or an unfinished batch (its messages all go there). */
   holdsTransaction(relay: QueryRelay): boolean;
   /** The client left: the executor gives back (or drops) what it holds for it. */
@@ -525,7 +526,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
             return true;
           }
           if (this.queueHead < this.queue.length) return false;
-          return this.handOffBatch(end, route.read);
+          return this.handOffBatch(end);
         }
         // The WAL position of the last write is on its way: a sync read must choose with it.
         if (this.positionPending && route.read) return false;
@@ -534,7 +535,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
         if (conn !== null && (shard !== this.backendShard || conn.owner !== pool)) {
           // Answers still outstanding: wait for them (the connection may go back to the pool).
           if (this.queueHead < this.queue.length) return false;
-          if (conn.txStatus !== 'I') return this.handOffBatch(end, route.read);
+          if (conn.txStatus !== 'I') return this.handOffBatch(end);
           this.maybeRelease();
         }
         if (this.backend === null) {
@@ -571,7 +572,8 @@ export class QueryRelay implements BackendListener, StatementLookup {
         return true;
       case 'distributed':
         if (this.queueHead < this.queue.length) return false;
-        return this.handOffBatch(end, route.read);
+        if (this.positionPending && route.read) return false;
+        return this.handOffBatch(end, route.read, route.consistency ?? null);
     }
   }
 
@@ -645,40 +647,69 @@ export class QueryRelay implements BackendListener, StatementLookup {
   private trackExecutorWrites(): void {
     const router = this.readRouter;
     if (router === null || !tracksPositions(this.reads)) return;
-    for (let shard = 0; shard < this.pools.length; shard++) {
-      if (!router.hasReplicas(shard) || this.reads.unknown.has(shard)) continue;
-      this.reads.unknown.add(shard);
-      void this.fetchPosition(shard);
-    }
+    const shards: number[] = [];
+    for (let shard = 0; shard < this.pools.length; shard++) if (router.hasReplicas(shard)) shards.push(shard);
+    if (shards.length === 0) return;
+    // Reads wait for the positions (one short query per shard); the client already has its answer.
+    this.positionPending = true;
+    void Promise.all(shards.map((shard) => this.fetchPosition(shard))).then(() => {
+      this.positionPending = false;
+      if (this.closed) return;
+      this.pump();
+      this.flushServer();
+      this.flushClient();
+    });
   }
 
   private async fetchPosition(shard: number): Promise<void> {
     const pool = this.pools[shard]!;
-    let lsn: Lsn | null = null;
     try {
       const conn = await pool.acquire();
       try {
         const rows = await oneOffQuery(conn, COMMIT_POSITION_SQL);
-        lsn = parseLsnOrNull(rows[0]?.[0] ?? null);
+        const lsn = parseLsnOrNull(rows[0]?.[0] ?? null);
         pool.release(conn);
+        if (lsn !== null) {
+          this.notePosition(shard, lsn);
+          return;
+        }
       } catch (err) {
         pool.discard(conn);
         throw err;
       }
     } catch (err) {
-      // Reads of the shard stay on the primary until the session's next write there tells a position.
       this.ctx.log.debug({ shard, err: err instanceof Error ? err.message : String(err) }, 'could not read the WAL position after a write');
-      return;
     }
-    if (lsn !== null) this.notePosition(shard, lsn);
-    this.reads.unknown.delete(shard);
+    // Position unknown: the session's sync reads of the shard go to its primary until its next write there.
+    this.reads.unknown.add(shard);
   }
 
   /** Records the WAL position of a commit of this session on `shard` (positions only grow). */
   notePosition(shard: number, lsn: Lsn): void {
     const prev = this.reads.positions[shard] ?? null;
     if (prev === null || lsn > prev) this.reads.positions[shard] = lsn;
+    this.reads.unknown.delete(shard);
   }
+
+  /**
+   * The executor's pool for a read of `shard` outside a transaction: a replica's when the session's
+   * (or the batch's hinted) consistency allows it, after a sync wait if needed; else the primary's.
+   */
+  async readPool(shard: number, hinted: ReadConsistency | null): Promise<NodePool> {
+    const primary = this.pools[shard]!;
+    const router = this.readRouter;
+    if (router === null || this.pinnedReason !== null) return primary;
+    const target = router.choose(shard, this.reads, hinted);
+    switch (target.kind) {
+      case 'primary':
+        return primary;
+      case 'replica':
+        return target.pool;
+      case 'wait':
+        return (await router.waitForReplica(shard, target.lsn, target.timeoutMs)) ?? primary;
+    }
+  }
+
 
   /** A Parse in the batch the proxy would have to refuse (name taken, limit) needs a server to answer in order. */
   private canAnswerLocally(end: number): boolean {
@@ -730,7 +761,14 @@ export class QueryRelay implements BackendListener, StatementLookup {
   }
 
   /** Gives the batch (and the open transaction's connection, if any) to the distributed executor. */
-  private handOffBatch(end: number, read = false): boolean {
+  /** The batch being handed to the executor only reads: it may read from replicas, at this level (null: the session's). */
+  batchReads: { readonly consistency: ReadConsistency | null } | null = null;
+
+  private handOffBatch(end: number, read = false, consistency: ReadConsistency | null = null): boolean {
+    // Only a batch that ends its implicit transaction (Sync, Query) may read from replicas: after a
+    // Flush, the statements that follow in the same transaction would reuse those connections.
+    const last = this.inTypes[end - 1];
+    this.batchReads = read && (last === T_SYNC || last === T_QUERY) ? { consistency } : null;
     const frames: OwnedFrame[] = [];
     for (let i = this.inHead; i < end; i++) {
       frames.push({ type: this.inTypes[i]!, buf: Buffer.from(this.inBufs[i]!.subarray(this.inStarts[i]!, this.inEnds[i]!)) });

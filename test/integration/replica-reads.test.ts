@@ -186,3 +186,33 @@ void t.test('reads on replicas by read consistency', async (t) => {
     await c.query('COMMIT');
   });
 });
+
+void t.test('scatter reads on replicas (2 shards), read-your-writes after a multi-shard write', async (t) => {
+  const cluster = await startTestCluster(t, { shards: 2, replicas: 1 });
+  const proxy = await startProxyOn(t, cluster, {
+    health: { intervalMs: 200, timeoutMs: 1000, user: 'admin' },
+    reads: { consistency: 'sync' },
+    sharding: { tables: [{ name: 'items', column: 'id', type: 'int8' }] },
+  });
+  const admin = await connect(proxy.clientConfig('admin', 'pgshard'));
+  t.teardown(() => admin.end());
+  await waitUntil('both replicas are routable', async () => (await admin.query('SHOW NODES')).rows.filter((r: Record<string, unknown>) => r['configured_role'] === 'replica' && r['routable'] === true).length === 2, 10_000);
+  const c = await connect(proxy.clientConfig('app'));
+  t.teardown(() => c.end());
+  await c.query('CREATE TABLE items (id int8 PRIMARY KEY, n int NOT NULL)');
+  const scatter = 'SELECT count(*)::int AS n, bool_and(pg_is_in_recovery()) AS replicas FROM items';
+  let onReplicas = 0;
+  const rounds = 60;
+  for (let i = 0; i < rounds; i++) {
+    // Rows for both shards in one statement: the executor writes (2PC) on both.
+    await c.query(`INSERT INTO items (id, n) VALUES ${Array.from({ length: 10 }, (_, j) => `(${i * 10 + j + 1}, 0)`).join(', ')}`);
+    const r = (await c.query<{ n: number; replicas: boolean }>(scatter)).rows[0]!;
+    t.equal(r.n, (i + 1) * 10, `round ${i}: the scatter read sees every row written so far`);
+    if (r.replicas) onReplicas++;
+  }
+  t.ok(onReplicas >= rounds * 0.8, `${onReplicas} of ${rounds} scatter reads right after a multi-shard write were served by replicas only (≥ 80%)`);
+  await c.query('SET pgshard.read_consistency = async');
+  t.same((await c.query(scatter)).rows, [{ n: rounds * 10, replicas: true }], 'async: every shard answered by its replica');
+  await c.query('SET pgshard.read_consistency = strong');
+  t.same((await c.query(scatter)).rows, [{ n: rounds * 10, replicas: false }], 'strong: every shard answered by its primary');
+});
