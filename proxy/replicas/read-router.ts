@@ -5,7 +5,9 @@
 
 import type { Config, DatabaseConfig, NodeAddress, ReadConsistency, UserConfig } from '../../topology/config/config-types.js';
 import { chooseReplica, type ReplicaCandidate } from '../../topology/replica-choice.js';
-import type { Lsn } from '../../topology/lsn.js';
+import { lsnReached, type Lsn } from '../../topology/lsn.js';
+
+const laterOf = (a: Lsn | null, b: Lsn | null): Lsn | null => (a === null ? b : b === null ? a : a > b ? a : b);
 import type { NodeView } from '../../topology/health/node-health.js';
 import type { HealthChecker } from '../health/health-checker.js';
 import type { NodePool } from '../backend/node-pool.js';
@@ -21,10 +23,16 @@ export interface ReadSettings {
   readonly unknown: Set<number>;
   /** SHOW pgshard.causal_token was used: positions are tracked whatever the consistency. */
   exporting: boolean;
+  /**
+   * sync (monotonic reads): per shard, the replica the session last read from, and the replay
+   * position that replica was known to have then. The session stays on that replica while it
+   * qualifies; another replica must be known to have replayed at least as far.
+   */
+  readonly lastReplica: ({ readonly address: string; readonly replayed: Lsn | null } | null)[];
 }
 
 export function initialReadSettings(config: Config): ReadSettings {
-  return { consistency: config.reads.consistency, maxStalenessMs: config.reads.maxStalenessMs, positions: [], unknown: new Set(), exporting: false };
+  return { consistency: config.reads.consistency, maxStalenessMs: config.reads.maxStalenessMs, positions: [], unknown: new Set(), exporting: false, lastReplica: [] };
 }
 
 /** Whether the session's commits must be followed by their WAL position. */
@@ -65,11 +73,18 @@ export class ReadRouter {
     if (consistency === 'strong' || !this.hasReplicas(shard) || (consistency === 'sync' && reads.unknown.has(shard))) return PRIMARY;
     const views = this.health()?.shardSnapshot(this.shardKeys[shard]!);
     if (views === undefined || views === null) return PRIMARY;
+    const last = consistency === 'sync' ? (reads.lastReplica[shard] ?? null) : null;
+    const sessionLsn = laterOf(reads.positions[shard] ?? null, last?.replayed ?? null);
     const replicas: ReplicaCandidate[] = [];
-    for (const node of views) if (node.routable) replicas.push({ node, inFlight: this.poolOf(shard, node).activeCount });
+    for (const node of views) {
+      if (!node.routable) continue;
+      // Monotonic reads: the replica read last keeps the session while it has what the session saw.
+      if (last !== null && node.address === last.address && (sessionLsn === null || lsnReached(node.replayLsn, sessionLsn))) return this.remember(shard, reads, consistency, node);
+      replicas.push({ node, inFlight: this.poolOf(shard, node).activeCount });
+    }
     const choice = chooseReplica({
       consistency,
-      sessionLsn: reads.positions[shard] ?? null,
+      sessionLsn,
       maxStalenessMs: reads.maxStalenessMs,
       syncWaitMs: this.config().reads.syncWaitMs,
       replicas,
@@ -80,18 +95,28 @@ export class ReadRouter {
       case 'primary':
         return PRIMARY;
       case 'replica':
-        return { kind: 'replica', pool: this.poolOf(shard, choice.node) };
+        return this.remember(shard, reads, consistency, choice.node);
       case 'wait':
         return { kind: 'wait', lsn: choice.lsn, timeoutMs: choice.timeoutMs };
     }
   }
 
   /** sync: resolves with the pool of a replica that replayed `lsn`, or null (go to the primary). */
-  async waitForReplica(shard: number, lsn: Lsn, timeoutMs: number): Promise<NodePool | null> {
+  async waitForReplica(shard: number, reads: ReadSettings, lsn: Lsn, timeoutMs: number): Promise<NodePool | null> {
     const health = this.health();
     if (health === null) return null;
     const node = await health.waitForReplay(this.shardKeys[shard]!, lsn, timeoutMs);
-    return node === null ? null : this.poolOf(shard, node);
+    if (node === null) return null;
+    const target = this.remember(shard, reads, 'sync', node);
+    return target.kind === 'replica' ? target.pool : null;
+  }
+
+  private remember(shard: number, reads: ReadSettings, consistency: ReadConsistency, node: NodeView): ReadTarget {
+    if (consistency === 'sync') {
+      const before = reads.lastReplica[shard]?.replayed ?? null;
+      reads.lastReplica[shard] = { address: node.address, replayed: laterOf(before, node.replayLsn) };
+    }
+    return { kind: 'replica', pool: this.poolOf(shard, node) };
   }
 
   private poolOf(shard: number, node: NodeView): NodePool {

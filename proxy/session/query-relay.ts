@@ -637,7 +637,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
       this.flushServer();
       this.flushClient();
     };
-    router.waitForReplica(shard, lsn, timeoutMs).then(done, () => done(null));
+    router.waitForReplica(shard, this.reads, lsn, timeoutMs).then(done, () => done(null));
   }
 
   /**
@@ -706,7 +706,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
       case 'replica':
         return target.pool;
       case 'wait':
-        return (await router.waitForReplica(shard, target.lsn, target.timeoutMs)) ?? primary;
+        return (await router.waitForReplica(shard, this.reads, target.lsn, target.timeoutMs)) ?? primary;
     }
   }
 
