@@ -75,7 +75,9 @@ export class ProxyServer implements ClientRegistry {
   constructor(config: Config, private readonly options: ProxyServerOptions) {
     this.config = config;
     this.secureContext = this.buildTls(config);
-    this.pools = new PoolRegistry(config, options.log);
+    this.pools = new PoolRegistry(config, options.log, (db, shardIndex, address) =>
+      this.health?.checkNow(`${db.name}/${db.shards[shardIndex]?.name ?? ''}`, `${address.host}:${address.port}`),
+    );
     const statements = new StatementRegistry();
     const classifier = new SessionEffectClassifier(CLASSIFIER_CACHE_ENTRIES);
     const admin: AdminView = {

@@ -68,6 +68,12 @@ export class NodePool {
     readonly login: ServerLogin,
     private limits: PoolLimits,
     private readonly log: Logger,
+    /**
+     * Called when a connect fails; returning true means the node is a shard primary a failover may
+     * replace: the waiters are not failed at once (they wait for their deadline, which a failover
+     * hold extends), and the caller has the node checked now rather than at its next health check.
+     */
+    private readonly onConnectError: (() => boolean) | null = null,
   ) {
     this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(limits.idleTimeoutMs, 30_000)));
     this.sweeper.unref();
@@ -135,6 +141,19 @@ export class NodePool {
     if (this.closed) return;
     this.held = hold;
     for (const conn of this.idle.splice(0)) conn.destroy();
+    // Those already waiting get the failover's bound too.
+    for (const w of this.waiters) {
+      clearTimeout(w.timer);
+      w.timer = setTimeout(() => this.expire(w, hold.timeoutError()), Math.max(0, w.since + hold.waitMs - Date.now()));
+    }
+  }
+
+  private expire(w: Waiter, err: ProxyError): void {
+    const i = this.waiters.indexOf(w);
+    if (i < 0) return;
+    this.waiters.splice(i, 1);
+    this.timeouts++;
+    w.reject(err);
   }
 
   /** Ends a hold: waiters are served again. */
@@ -161,11 +180,12 @@ export class NodePool {
     if (to === this) return;
     this.successor = to;
     this.held = null;
-    this.close();
+    // Waiters move before close(), which would fail them.
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
       to.acquire().then(w.resolve, w.reject);
     }
+    this.close();
   }
 
   /** Takes back a clean connection: idle, status 'I', no statement in flight. */
@@ -263,6 +283,7 @@ export class NodePool {
           this.connectErrors++;
           this.lastConnectError = err;
           this.log.warn({ pool: this.name, err: err.message }, 'server connection failed');
+          if (this.onConnectError?.() === true) return;
           // Nobody else is coming to serve the waiters: fail them now rather than at their deadline.
           if (this.size === 0) {
             for (const w of this.waiters.splice(0)) {

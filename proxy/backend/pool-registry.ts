@@ -42,6 +42,8 @@ export class PoolRegistry {
   constructor(
     private config: Config,
     private readonly log: Logger,
+    /** A connect to a shard's node failed while failover may replace it (the health checker checks it now). */
+    private readonly onConnectError: (db: DatabaseConfig, shardIndex: number, address: NodeAddress) => void = () => {},
   ) {}
 
   /** The pool of (db, user) on one node of a shard. */
@@ -51,11 +53,26 @@ export class PoolRegistry {
     if (entry === undefined) {
       const shard = db.shards[shardIndex];
       const name = `${db.name}/${shard?.name ?? shardIndex}/${addressKey(address)}`;
-      const pool = new NodePool(name, serverLogin(this.config, db, user, address, name, { frameBytesMax: SERVER_FRAME_BYTES_MAX }), poolLimits(this.config, user), this.log);
+      // Where a failover can replace the node, a failed connect waits for it instead of failing at once.
+      const failover = this.config.failover.enabled && (shard?.replicas.length ?? 0) > 0;
+      const pool = new NodePool(
+        name,
+        serverLogin(this.config, db, user, address, name, { frameBytesMax: SERVER_FRAME_BYTES_MAX }),
+        poolLimits(this.config, user),
+        this.log,
+        failover ? () => this.connectFailed(db, shardIndex, address) : null,
+      );
       entry = { pool, database: db.name, user: user.name, node: addressKey(address) };
       this.pools.set(key, entry);
     }
     return entry.pool;
+  }
+
+  /** A connect to a node failed: for the shard's primary, have it checked now and let waiters wait. */
+  private connectFailed(db: DatabaseConfig, shardIndex: number, address: NodeAddress): boolean {
+    if (addressKey(this.primaryOf(db, shardIndex)) !== addressKey(address)) return false;
+    this.onConnectError(db, shardIndex, address);
+    return true;
   }
 
   /** The node shard `shardIndex` of `db` writes to now. */

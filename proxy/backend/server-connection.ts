@@ -188,6 +188,8 @@ export class ServerConnection implements FrameHandler {
     this.finishLogin(ProxyError.backendUnavailable(this.label, 'connection closed during login'));
     const listener = this.listener;
     this.listener = null;
+    // A closed connection no longer counts in its pool, whoever held it.
+    this.owner?.discard(this);
     listener?.onBackendClosed(this, ProxyError.backendLost(this.label));
   }
 

@@ -213,6 +213,18 @@ export class HealthChecker {
   }
 
   /**
+   * Checks `address` (`host:port`) of `shard` now instead of at its next turn (a pool could not
+   * connect to it): a dead primary is noticed up to one interval sooner. A check already running
+   * counts; the node's loop then goes on from this check.
+   */
+  checkNow(shard: string, address: string): void {
+    const node = this.shards.get(shard)?.nodes.find((n) => `${n.id.host}:${n.id.port}` === address);
+    if (node === undefined || node.check !== null || node.timer === null || this.stopping !== null) return;
+    clearTimeout(node.timer);
+    this.schedule(node, 0);
+  }
+
+  /**
    * Tells the checker which node the shard writes to now (after a failover): replica lag is measured
    * against it. `address` is `host:port` of a configured node of the shard; returns false otherwise.
    */
