@@ -14,6 +14,7 @@ import { PGSHARD_VERSION } from './version.js';
 import { checkConfigFile, ConfigError, formatProblem, loadConfigFile } from '../topology/config/load-config.js';
 import { startLocalCluster, type LocalCluster } from './demo/local-cluster.js';
 import { postgresBinDir } from './demo/postgres-node.js';
+import { etcdBinary, haveEtcd, startEtcd, type EtcdNode } from './demo/etcd-node.js';
 
 function intOption(min: number, max: number) {
   return (value: string): number => {
@@ -43,12 +44,30 @@ function stopOnSignal(stop: () => Promise<void>): void {
   process.on('SIGHUP', handler);
 }
 
-async function runDemo(opts: { shards: number; replicas: number; port: number; dir?: string }): Promise<void> {
+interface DemoOptions {
+  shards: number;
+  replicas: number;
+  port: number;
+  dir?: string;
+  sync?: boolean;
+  /** Number of proxies sharing one etcd; absent: one proxy with its local topology store. */
+  etcd?: number;
+}
+
+async function runDemo(opts: DemoOptions): Promise<void> {
   if (!existsSync(join(postgresBinDir, 'initdb'))) {
     throw new Error(
       `PostgreSQL 15 server binaries not found in ${postgresBinDir}: install them (Debian/Ubuntu: ` +
         `apt-get install postgresql-15) or point PGSHARD_PG_BIN at their directory`,
     );
+  }
+  if (opts.sync === true && opts.replicas < 1) throw new Error('--sync needs at least one replica per shard (--replicas 1 or more)');
+  const proxyCount = opts.etcd ?? 1;
+  if (opts.etcd !== undefined) {
+    if (!haveEtcd()) {
+      throw new Error(`--etcd needs the etcd server binary, not found at ${etcdBinary}: install it (Debian/Ubuntu: apt-get install etcd-server) or point PGSHARD_ETCD_BIN at it`);
+    }
+    if (opts.port !== 0 && opts.port + proxyCount - 1 > 65535) throw new Error(`--etcd ${proxyCount} proxies from --port ${opts.port} would go past port 65535`);
   }
   // Without --dir the cluster makes a temp dir and removes it on stop; with --dir the data stays.
   const dir = opts.dir === undefined ? undefined : resolve(opts.dir);
@@ -56,27 +75,39 @@ async function runDemo(opts: { shards: number; replicas: number; port: number; d
   const password = randomBytes(12).toString('hex');
   const log = createLogger('info');
   let cluster: LocalCluster | null = null;
-  let proxy: ProxyServer | null = null;
+  let etcd: EtcdNode | null = null;
+  const proxies: ProxyServer[] = [];
   stopOnSignal(async () => {
-    await proxy?.stop();
+    await Promise.allSettled(proxies.map((p) => p.stop()));
+    // Before the cluster: etcd's data lives in the cluster's directory, removed with it.
+    await etcd?.stop();
     await cluster?.stop();
   });
-  process.stderr.write(`starting ${opts.shards} shard(s) with ${opts.replicas} replica(s) each...\n`);
-  cluster = await startLocalCluster({
+  process.stderr.write(`starting ${opts.shards} shard(s) with ${opts.replicas} replica(s) each${opts.sync === true ? ', synchronous replication' : ''}...\n`);
+  const local = await startLocalCluster({
     shards: opts.shards,
     replicas: opts.replicas,
     ...(dir === undefined ? {} : { dir }),
     users: [{ name: user, password }],
     databases: ['app'],
+    synchronous: opts.sync === true,
     log: (line) => process.stderr.write(`${line}\n`),
   });
-  const rawConfig = {
-    listen: { host: '127.0.0.1', port: opts.port },
-    users: [{ name: user, password, auth: 'scram-sha-256', admin: true }],
+  cluster = local;
+  if (opts.etcd !== undefined) {
+    etcd = await startEtcd({ dir: join(local.dir, 'etcd') });
+    process.stderr.write(`etcd up on ${etcd.endpoint} (pid ${etcd.pid})\n`);
+  }
+  // Health checks and failover actions (pg_promote, ALTER SYSTEM, fencing) need a superuser: the
+  // cluster's bootstrap superuser, which clients are not told about.
+  const superuser = { name: local.superuser, password: local.superPassword, auth: 'scram-sha-256' };
+  const configFor = (i: number): Record<string, unknown> => ({
+    listen: { host: '127.0.0.1', port: opts.port === 0 ? 0 : opts.port + i },
+    users: [{ name: user, password, auth: 'scram-sha-256', admin: true }, superuser],
     databases: [
       {
         name: 'app',
-        shards: cluster.shards.map((s) => ({
+        shards: local.shards.map((s) => ({
           name: s.name,
           primary: { host: s.primary.host, port: s.primary.port },
           replicas: s.replicas.map((r) => ({ host: r.host, port: r.port })),
@@ -84,26 +115,37 @@ async function runDemo(opts: { shards: number; replicas: number; port: number; d
         sharding: EXAMPLE_SHARDING,
       },
     ],
-    state: { dir: join(cluster.dir, 'pgshard-state') },
-  };
-  const configPath = join(cluster.dir, 'pgshard.yaml');
-  writeFileSync(configPath, stringify(rawConfig), { mode: 0o600 });
-  const config = loadConfigFile(configPath);
-  proxy = new ProxyServer(config, { configPath, log });
-  const addr = await proxy.start();
-  const url = `postgres://${user}:${password}@${addr.host}:${addr.port}/app`;
-  await createExampleSchema(url);
-  process.stdout.write(
-    [
-      `config: ${configPath}`,
-      `admin:  psql postgres://${user}:${password}@${addr.host}:${addr.port}/pgshard  (SHOW TABLES, SHOW POOLS, SHOW CLIENTS, ...)`,
-      'example schema: customers (sharded by id), orders (co-located with customers by customer_id), countries (reference table)',
-      `  routed to one shard:  ${EXAMPLE_QUERIES.routed}`,
-      `  scatter-gather:       ${EXAMPLE_QUERIES.scatter}`,
-      `ready: ${url}`,
-      '',
-    ].join('\n'),
+    health: { user: superuser.name },
+    failover: { user: superuser.name, ...(opts.sync === true ? { replication: 'sync' } : {}) },
+    ...(etcd === null ? {} : { coordination: { kind: 'etcd', endpoints: [etcd.endpoint] } }),
+    state: { dir: join(local.dir, proxyCount === 1 ? 'pgshard-state' : `pgshard-state-${i + 1}`) },
+  });
+  const started: { configPath: string; url: string; admin: string }[] = [];
+  for (let i = 0; i < proxyCount; i++) {
+    const configPath = join(local.dir, proxyCount === 1 ? 'pgshard.yaml' : `pgshard-${i + 1}.yaml`);
+    writeFileSync(configPath, stringify(configFor(i)), { mode: 0o600 });
+    const config = loadConfigFile(configPath);
+    const proxy = new ProxyServer(config, { configPath, log: proxyCount === 1 ? log : log.child({ proxy: i + 1 }) });
+    proxies.push(proxy);
+    const addr = await proxy.start();
+    const base = `${user}:${password}@${addr.host}:${addr.port}`;
+    started.push({ configPath, url: `postgres://${base}/app`, admin: `postgres://${base}/pgshard` });
+  }
+  await createExampleSchema(started[0]!.url);
+  const lines: string[] = [];
+  for (const [i, p] of started.entries()) {
+    const name = proxyCount === 1 ? '' : ` (proxy ${i + 1})`;
+    lines.push(`config${name}: ${p.configPath}`, `admin${name}:  psql ${p.admin}  (SHOW TABLES, SHOW POOLS, SHOW CLIENTS, ...)`);
+  }
+  if (etcd !== null) lines.push(`coordination: etcd at ${etcd.endpoint}, ${proxyCount} proxies (SHOW FAILOVER: leader)`);
+  lines.push(
+    'example schema: customers (sharded by id), orders (co-located with customers by customer_id), countries (reference table)',
+    `  routed to one shard:  ${EXAMPLE_QUERIES.routed}`,
+    `  scatter-gather:       ${EXAMPLE_QUERIES.scatter}`,
+    ...started.map((p) => `ready: ${p.url}`),
+    '',
   );
+  process.stdout.write(lines.join('\n'));
 }
 
 async function runStart(configPath: string): Promise<void> {
@@ -134,6 +176,8 @@ export function buildCli(): Command {
     .option('--replicas <n>', 'streaming replicas per shard', intOption(0, 4), 1)
     .option('--port <port>', 'proxy port on 127.0.0.1', intOption(0, 65535), 6432)
     .option('--dir <dir>', 'directory for the cluster (default: a new temp dir)')
+    .option('--sync', 'synchronous replication (needs --replicas 1 or more); failover.replication: sync')
+    .option('--etcd <n>', 'start one etcd and n proxies sharing it (ports from --port on)', intOption(1, 16))
     .action(runDemo);
   program
     .command('start')

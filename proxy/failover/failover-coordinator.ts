@@ -8,23 +8,34 @@
 // rest at the last published record; a newer record (watch) resets them and moves its pools. When a
 // proxy becomes leader it resets its machines from the store, then acts on what its checks see.
 //
+// A record without a primary is a failover another proxy decided and had not finished (published
+// before its promotion, and replaced once the new primary is routed). A proxy that takes over such a
+// record first finds out what that proxy left behind: an unfenced node out of recovery is the one it
+// promoted in that term and becomes the primary; when every unfenced node answers as a replica, the
+// election goes on in the next term; nodes that do not answer within failover.promoteTimeoutMs may
+// have been promoted and are fenced.
+//
 // While a shard has no primary to write to (failover decided, promotion under way, switchover
 // catching up) its primary pools are on hold: sessions wait up to failover.waitMs for the new primary
 // instead of failing.
 
 import type { Config, DatabaseConfig, UserConfig } from '../../topology/config/config-types.js';
 import { initialStateForShard } from '../../topology/failover/initial-state.js';
-import { nodeIdOf, type FailoverAction, type FailoverEvent, type FailoverPhase, type FailoverRejection, type FailoverState, type NodeId, type NodeSample } from '../../topology/failover/failover-types.js';
+import { nodeIdOf, type FailoverAction, type FailoverEvent, type FailoverPhase, type FailoverRejection, type FailoverState, type FencedNode, type NodeId, type NodeSample } from '../../topology/failover/failover-types.js';
 import { sameTopology, type ShardTopology, type TopologyStore } from '../../topology/coordination/topology-store.js';
 import type { HealthChecker, HealthCheckResult } from '../health/health-checker.js';
 import type { PoolRegistry } from '../backend/pool-registry.js';
 import type { Logger } from '../logger.js';
 import { ProxyError } from '../errors.js';
+import { reachControlPoint } from '../executor/control-points.js';
 import { FailoverActions, type FailoverNode } from './failover-actions.js';
 import { FailoverRunner, type ActionRunner } from './failover-runner.js';
 
-/** Phases in which the shard has no primary that may take writes. */
-const NO_PRIMARY: ReadonlySet<FailoverPhase> = new Set(['electing', 'catching-up', 'promoting']);
+/**
+ * Phases in which new statements for the shard's primary wait: it failed checks (suspect: it may be
+ * gone, and a statement would only fail on it), or there is no primary that may take writes.
+ */
+const NO_PRIMARY: ReadonlySet<FailoverPhase> = new Set(['suspect', 'electing', 'catching-up', 'promoting']);
 /** While writes are paused for a switchover, how often in-flight writes are looked at. */
 const DRAIN_POLL_MS = 10;
 /** Server frames of the failover actions' own queries are small. */
@@ -47,6 +58,10 @@ interface Group {
   holding: boolean;
   lastPublished: ShardTopology | null;
   publishing: Promise<void>;
+  /** The term of a record without a primary adopted from another proxy (its failover may be unfinished). */
+  orphanTerm: number | null;
+  /** Leader only: resolving an adopted orphan term (see the header); since: when it began. */
+  takeover: { readonly term: number; readonly since: number; reported: boolean } | null;
 }
 
 export interface FailoverStatus {
@@ -121,7 +136,7 @@ export class FailoverCoordinator {
         log: this.log,
         onTransition: (_event, result) => this.afterTransition(group, result.state),
       });
-      group = { key, members, nodes, runner, routedTerm: 0, routedPrimary: nodeIdOf(shard.primary), holding: false, lastPublished: record ?? null, publishing: Promise.resolve() };
+      group = { key, members, nodes, runner, routedTerm: 0, routedPrimary: nodeIdOf(shard.primary), holding: false, lastPublished: record ?? null, publishing: Promise.resolve(), orphanTerm: null, takeover: null };
       this.groups.push(group);
       for (const m of members) this.byShard.set(`${m.db.name}/${m.db.shards[m.shardIndex]!.name}`, group);
       if (record !== undefined) this.follow(group, record);
@@ -210,11 +225,17 @@ export class FailoverCoordinator {
           this.log.warn({ shard: key, action: action.kind, term: action.term }, 'failover: not the leader any more, action dropped');
           return null;
         }
-        if (action.kind === 'promote' && !(await this.published(group(), action.term))) {
-          // Another proxy decided a newer term, or the lease is gone: promoting now could make a second primary.
-          return { kind: 'promote-failed', term: action.term, node: action.node, error: 'the decision could not be published to the topology store' };
+        if (action.kind === 'promote') {
+          if (!(await this.published(group(), action.term))) {
+            // Another proxy decided a newer term, or the lease is gone: promoting now could make a second primary.
+            return { kind: 'promote-failed', term: action.term, node: action.node, error: 'the decision could not be published to the topology store' };
+          }
+          reachControlPoint('failover-after-publish');
         }
-        return io.run(action);
+        const event = await io.run(action);
+        if (action.kind === 'fence') reachControlPoint('failover-after-fence');
+        else if (action.kind === 'promote') reachControlPoint('failover-after-promote');
+        return event;
       },
     };
   }
@@ -227,22 +248,23 @@ export class FailoverCoordinator {
     const node = r.node.address;
     if (r.outcome.kind === 'failure') {
       g.runner.dispatch({ kind: 'check-failed', node, error: r.outcome.error });
-      return;
+    } else {
+      const s = r.outcome.sample;
+      const sample: NodeSample = {
+        role: s.role,
+        currentLsn: s.currentLsn,
+        receiveLsn: s.receiveLsn,
+        replayLsn: s.replayLsn,
+        receiving: s.receiving,
+        upstream: s.upstream,
+      };
+      g.runner.dispatch({ kind: 'sample', node, sample });
     }
-    const s = r.outcome.sample;
-    const sample: NodeSample = {
-      role: s.role,
-      currentLsn: s.currentLsn,
-      receiveLsn: s.receiveLsn,
-      replayLsn: s.replayLsn,
-      receiving: s.receiving,
-      upstream: s.upstream,
-    };
-    g.runner.dispatch({ kind: 'sample', node, sample });
+    if (g.takeover !== null) this.resolveTakeover(g);
   }
 
   private afterTransition(g: Group, state: FailoverState): void {
-    const hold = state.writesPaused || state.primary === null || NO_PRIMARY.has(state.phase);
+    const hold = this.opts.config.failover.enabled && (state.writesPaused || state.primary === null || NO_PRIMARY.has(state.phase));
     if (!hold && state.primary !== null && state.primary !== g.routedPrimary && state.term >= g.routedTerm) {
       // The machine has a new primary: route now (the route action that follows finds it done), so that
       // waiters released from the hold go to the new primary rather than the old one.
@@ -287,8 +309,9 @@ export class FailoverCoordinator {
 
   private async pauseWrites(g: Group): Promise<void> {
     this.setHold(g, true);
-    // Let writes already running finish (bounded): the old primary is fenced next.
-    const deadline = Date.now() + this.opts.config.failover.waitMs / 2;
+    // Let writes already running finish (bounded): the old primary is fenced next. The bound is a
+    // slice of the promotion's own, which this wait must not use up.
+    const deadline = Date.now() + Math.min(this.opts.config.failover.waitMs / 2, this.opts.config.failover.promoteTimeoutMs / 4);
     const busy = (): boolean => g.members.some((m) => this.opts.pools.primaryBusy(m.db, m.shardIndex));
     while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
   }
@@ -344,8 +367,16 @@ export class FailoverCoordinator {
     if (record.term < g.routedTerm) return;
     const m = g.members[0]!;
     const shard = m.db.shards[m.shardIndex]!;
-    if (record.term > g.runner.state.term && record.primary !== null) {
+    const s = g.runner.state;
+    if (record.primary !== null && (record.term > s.term || (record.term === s.term && s.primary === null))) {
       g.runner.reset(initialStateForShard(shard, this.opts.config, Date.now(), { term: record.term, primary: record.primary, fenced: record.fenced }));
+      g.orphanTerm = null;
+      g.takeover = null;
+    } else if (record.primary === null && record.term > s.term) {
+      // Without this the machine would keep an older term (and reuse it), miss the nodes the other
+      // proxy fenced, and route back to the replaced primary.
+      g.runner.reset(this.orphanState(g, record, Date.now()));
+      g.orphanTerm = record.term;
     }
     if (record.primary === null) {
       this.setHold(g, true);
@@ -355,6 +386,95 @@ export class FailoverCoordinator {
       this.setHold(g, false);
     }
     g.lastPublished = record;
+  }
+
+  /**
+   * The machine's state for a record without a primary made by another proxy: that term's attempt,
+   * with its fenced nodes, writes held, and no candidate, so that it decides nothing on its own
+   * (phase promoting with no candidate ignores samples and admin commands) until resolveTakeover().
+   */
+  private orphanState(g: Group, record: ShardTopology, now: number): FailoverState {
+    const m = g.members[0]!;
+    const shard = m.db.shards[m.shardIndex]!;
+    const s = g.runner.state;
+    const prior = s.primary ?? s.attempt?.from ?? null;
+    // The machine fences the primary it replaces last (after any earlier one).
+    const from = prior !== null && record.fenced.includes(prior) ? prior : (record.fenced[record.fenced.length - 1] ?? prior ?? nodeIdOf(shard.primary));
+    const base = initialStateForShard(shard, this.opts.config, now, { term: record.term, primary: from, fenced: record.fenced });
+    return {
+      ...base,
+      primary: null,
+      phase: 'promoting',
+      reason: `term ${record.term}: another proxy is replacing ${from}; waiting for the new primary it publishes`,
+      writesPaused: true,
+      attempt: { kind: 'failover', from, candidate: null, tried: [], retryAtMs: null, force: false, manual: false, firstTerm: record.term, startedAtMs: now, deadlineMs: null },
+    };
+  }
+
+  /** This proxy now leads a shard whose last decision another proxy left unfinished. */
+  private startTakeover(g: Group): void {
+    const now = Date.now();
+    const s = g.runner.state;
+    // Only what the checks see from now on counts: the other proxy may have promoted a node since.
+    g.runner.reset({
+      ...s,
+      nodes: s.nodes.map((n) => ({ ...n, failures: 0, last: null, lastAtMs: null })),
+      reason: `term ${s.term}: taken over from another proxy; looking for the node it promoted`,
+      attempt: s.attempt === null ? null : { ...s.attempt, startedAtMs: now },
+    });
+    g.takeover = { term: s.term, since: now, reported: false };
+    this.log.warn({ shard: g.key, term: s.term }, 'failover: taking over a failover another proxy left unfinished');
+  }
+
+  /**
+   * Finishes a takeover once the checks tell enough: the unfenced node out of recovery is adopted as
+   * the term's primary; when all unfenced nodes are replicas (or the silent ones are fenced after
+   * promoteTimeoutMs), the machine elects a candidate in the next term.
+   */
+  private resolveTakeover(g: Group): void {
+    const tk = g.takeover!;
+    const s = g.runner.state;
+    if (s.term !== tk.term || s.phase !== 'promoting' || s.attempt === null || s.attempt.candidate !== null) {
+      g.takeover = null;
+      return;
+    }
+    const now = Date.now();
+    const fenced = new Set(s.fenced.map((f) => f.node));
+    const open = s.nodes.filter((n) => !fenced.has(n.id));
+    const primaries = open.filter((n) => n.last?.role === 'primary');
+    if (primaries.length > 1) {
+      if (!tk.reported) this.log.error({ shard: g.key, term: s.term, primaries: primaries.map((n) => n.id) }, 'failover: several unfenced nodes are out of recovery; writes stay on hold until all but one are stopped or fenced');
+      tk.reported = true;
+      return;
+    }
+    let next: FailoverState;
+    if (primaries.length === 1) {
+      const primary = primaries[0]!.id;
+      next = {
+        ...s,
+        primary,
+        phase: 'done',
+        reason: `term ${s.term}: ${primary}, promoted by another proxy, taken over as the primary`,
+        blocked: null,
+        attempt: null,
+        writesPaused: false,
+        // The other replicas still follow the replaced primary: re-pointed as they answer.
+        repoints: open.filter((n) => n.id !== primary).map((n) => ({ node: n.id, status: 'waiting' as const })),
+        lastChange: { kind: 'failover', term: s.term, from: s.attempt.from, to: primary, atMs: now, tookMs: now - tk.since },
+      };
+      this.log.warn({ shard: g.key, term: s.term, primary }, 'failover: took over the node another proxy promoted');
+    } else {
+      const silent = open.filter((n) => n.last === null);
+      if (silent.length > 0 && now < tk.since + this.opts.config.failover.promoteTimeoutMs) return;
+      // A node that never answered may have been promoted: fenced for good, like a promotion timeout.
+      const more: FencedNode[] = silent.map((n) => ({ node: n.id, term: s.term, applied: false, inFlight: false }));
+      next = { ...s, phase: 'electing', reason: `term ${s.term}: the other proxy promoted no node${more.length > 0 ? ` (fenced, silent: ${more.map((f) => f.node).join(', ')})` : ''}; electing a new primary`, fenced: [...s.fenced, ...more] };
+      this.log.warn({ shard: g.key, term: s.term, fenced: more.map((f) => f.node) }, 'failover: the failover taken over promoted no node; electing anew');
+    }
+    g.takeover = null;
+    g.orphanTerm = null;
+    g.runner.reset(next);
+    this.afterTransition(g, next);
   }
 
   private async onLeadership(leader: boolean): Promise<void> {
@@ -369,6 +489,7 @@ export class FailoverCoordinator {
     for (const g of this.groups) {
       const record = records.get(g.key);
       if (record !== undefined && record.term > g.runner.state.term) this.follow(g, record);
+      if (g.orphanTerm !== null && g.orphanTerm === g.runner.state.term) this.startTakeover(g);
     }
     this.leading = true;
     this.log.info('failover: this proxy leads failovers');

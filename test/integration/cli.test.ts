@@ -1,6 +1,8 @@
 // The `pgshard` command as a user runs it: `demo` starts real Postgres shards with replicas plus the
-// proxy, prints a working `ready:` URL, and leaves nothing running after SIGINT; `check-config` and
-// `start` name every bad key of an invalid config and refuse to start.
+// proxy, prints a working `ready:` URL, and leaves nothing running after SIGINT; `demo --etcd 2 --sync`
+// runs two proxies sharing one etcd over synchronous replication, one of them leading, and leaves
+// nothing running after SIGTERM; `check-config` and `start` name every bad key of an invalid config
+// and refuse to start.
 import t from 'tap';
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -44,8 +46,15 @@ void t.test('demo: ready line, working connection, admin console, clean stop on 
   t.match(ready, /^postgres:\/\/app:[0-9a-f]+@127\.0\.0\.1:\d+\/app$/);
   const client = new pg.Client({ connectionString: ready });
   await client.connect();
-  const r = await client.query('select current_database() as db, current_user as u, pg_is_in_recovery() as r');
-  t.strictSame(r.rows, [{ db: 'app', u: 'app', r: true }], 'a replica of the demo answers a read (sync consistency, nothing written yet)');
+  const r = await client.query('select current_database() as db, current_user as u');
+  t.strictSame(r.rows, [{ db: 'app', u: 'app' }], 'the demo answers');
+  // Reads go to a replica once the health checks found it caught up (within a check interval or two).
+  let onReplica = false;
+  for (const deadline = Date.now() + 10_000; !onReplica && Date.now() < deadline; ) {
+    onReplica = (await client.query<{ r: boolean }>('select pg_is_in_recovery() as r')).rows[0]?.r === true;
+    if (!onReplica) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.ok(onReplica, 'a replica of the demo answers a read (sync consistency, nothing written yet)');
   const strong = await client.query('select pg_is_in_recovery() as r /* pgshard: consistency=strong */');
   t.strictSame(strong.rows, [{ r: false }], 'a primary answers a read hinted strong');
   // The example schema and both printed queries work: one routed, one scatter-gather.
@@ -72,6 +81,77 @@ void t.test('demo: ready line, working connection, admin console, clean stop on 
   t.equal(postmasters.length, 4, 'four postmasters are running');
   child.kill('SIGINT');
   t.equal(await exited, 0, 'the demo exits 0 on SIGINT');
+  for (const pid of postmasters) t.notOk(pidAlive(pid), `postmaster ${pid} is gone`);
+});
+
+void t.test('demo --etcd 2 --sync: two proxies share one etcd and one of them leads; SIGTERM stops everything', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgshard-cli-etcd-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const child = spawn(process.execPath, [...cli, 'demo', '--shards', '1', '--replicas', '1', '--port', '0', '--dir', dir, '--etcd', '2', '--sync'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+  const ready = await new Promise<string[]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no two ready lines in 90 s; stderr:\n${stderr}`)), 90_000);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const urls = [...stdout.matchAll(/^ready: (postgres:\/\/\S+)$/gm)].map((m) => m[1]!);
+      if (urls.length === 2) {
+        clearTimeout(timer);
+        resolve(urls);
+      }
+    });
+    child.on('exit', () => reject(new Error(`demo exited early; stderr:\n${stderr}`)));
+  });
+  for (const url of ready) t.match(url, /^postgres:\/\/app:[0-9a-f]+@127\.0\.0\.1:\d+\/app$/);
+  t.not(ready[0], ready[1], 'each proxy has its own address');
+  const leaders: string[] = [];
+  for (const url of ready) {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const r = await client.query('SELECT count(*)::int AS n FROM customers');
+    t.strictSame(r.rows, [{ n: 100 }], `${url.replace(/:[0-9a-f]+@/, ':***@')} answers with the example schema`);
+    await client.end();
+    const admin = new pg.Client({ connectionString: url.replace(/\/app$/, '/pgshard') });
+    await admin.connect();
+    const failover = await admin.query('SHOW FAILOVER');
+    await admin.end();
+    t.equal(failover.rows.length, 1, 'one shard in SHOW FAILOVER');
+    leaders.push(String((failover.rows[0] as Record<string, unknown>)['leader']));
+  }
+  t.same(leaders.filter((l) => l === 'true').length, 1, `exactly one proxy leads (${leaders.join(', ')})`);
+  t.same(leaders.filter((l) => l === 'false').length, 1, 'the other follows');
+  for (const i of [1, 2]) {
+    const config = readFileSync(join(dir, `pgshard-${i}.yaml`), 'utf8');
+    t.match(config, /replication: sync/, `proxy ${i}'s config asks for synchronous failover`);
+    t.match(config, /kind: etcd/, `proxy ${i} coordinates through etcd`);
+  }
+  const primaryPort = Number(/shard0-primary up on 127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]);
+  // Straight to the primary over its unix socket (trust): the demo made replication synchronous.
+  const direct = new pg.Client({ host: join(dir, 'sock'), port: primaryPort, user: 'postgres', database: 'postgres' });
+  await direct.connect();
+  const sync = await direct.query('SHOW synchronous_standby_names');
+  await direct.end();
+  t.match(String((sync.rows[0] as Record<string, unknown>)['synchronous_standby_names']), /^ANY 1 \(/, 'synchronous_standby_names is set on the primary');
+  const etcdPid = Number(/etcd up on http:\/\/127\.0\.0\.1:\d+ \(pid (\d+)\)/.exec(stderr)?.[1]);
+  t.ok(etcdPid > 0 && pidAlive(etcdPid), `etcd runs (pid ${etcdPid})`);
+  const postmasters = ['shard0-primary', 'shard0-replica1']
+    .map((n) => join(dir, n, 'postmaster.pid'))
+    .filter((f) => existsSync(f))
+    .map((f) => Number(readFileSync(f, 'utf8').split('\n')[0]));
+  t.equal(postmasters.length, 2, 'two postmasters are running');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'the demo exits 0 on SIGTERM');
+  t.notOk(pidAlive(etcdPid), `etcd ${etcdPid} is gone`);
   for (const pid of postmasters) t.notOk(pidAlive(pid), `postmaster ${pid} is gone`);
 });
 
