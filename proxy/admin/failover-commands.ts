@@ -63,11 +63,14 @@ export const switchover: AdminCommand = {
 
 export const showFailover: AdminCommand = {
   words: ['SHOW', 'FAILOVER'],
-  help: 'SHOW FAILOVER — per shard: term, phase, routed primary, fenced nodes, last change',
+  help: 'SHOW FAILOVER — per shard: term, phase, routed primary, fenced nodes, last change, counts',
   execute: (ctx) => {
     const rows = coordinator(ctx)
       .status()
-      .map((s) => [s.shard, s.term, s.phase, s.primary, s.reason, s.fenced.join(', '), s.leader, s.lastChange]);
-    return rowsResult(textColumns('shard', 'term', 'phase', 'primary', 'reason', 'fenced', 'leader', 'last_change'), rows);
+      .map((s) => [s.shard, s.term, s.phase, s.primary, s.reason, s.fenced.join(', '), s.leader, s.lastChange, s.failovers, s.switchovers, s.promoteFailures]);
+    return rowsResult(
+      textColumns('shard', 'term', 'phase', 'primary', 'reason', 'fenced', 'leader', 'last_change', 'failovers', 'switchovers', 'promote_failures'),
+      rows,
+    );
   },
 };

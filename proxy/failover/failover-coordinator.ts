@@ -62,6 +62,9 @@ interface Group {
   orphanTerm: number | null;
   /** Leader only: resolving an adopted orphan term (see the header); since: when it began. */
   takeover: { readonly term: number; readonly since: number; reported: boolean } | null;
+  /** Since start, for SHOW FAILOVER: completed failovers and switchovers, promotions that failed or timed out. */
+  readonly counts: { failovers: number; switchovers: number; promoteFailures: number };
+  lastChangeSeen: FailoverState['lastChange'];
 }
 
 export interface FailoverStatus {
@@ -73,6 +76,9 @@ export interface FailoverStatus {
   readonly fenced: readonly NodeId[];
   readonly leader: boolean;
   readonly lastChange: string | null;
+  readonly failovers: number;
+  readonly switchovers: number;
+  readonly promoteFailures: number;
 }
 
 export interface FailoverCoordinatorOptions {
@@ -134,9 +140,12 @@ export class FailoverCoordinator {
         initial,
         actions,
         log: this.log,
-        onTransition: (_event, result) => this.afterTransition(group, result.state),
+        onTransition: (event, result) => {
+          this.count(group, event, result.state);
+          this.afterTransition(group, result.state);
+        },
       });
-      group = { key, members, nodes, runner, routedTerm: 0, routedPrimary: nodeIdOf(shard.primary), holding: false, lastPublished: record ?? null, publishing: Promise.resolve(), orphanTerm: null, takeover: null };
+      group = { key, members, nodes, runner, routedTerm: 0, routedPrimary: nodeIdOf(shard.primary), holding: false, lastPublished: record ?? null, publishing: Promise.resolve(), orphanTerm: null, takeover: null, counts: { failovers: 0, switchovers: 0, promoteFailures: 0 }, lastChangeSeen: initial.lastChange };
       this.groups.push(group);
       for (const m of members) this.byShard.set(`${m.db.name}/${m.db.shards[m.shardIndex]!.name}`, group);
       if (record !== undefined) this.follow(group, record);
@@ -179,6 +188,9 @@ export class FailoverCoordinator {
         fenced: s.fenced.map((f) => f.node),
         leader: this.leading,
         lastChange: last === null ? null : `${last.kind} term ${last.term}: ${last.from} → ${last.to} in ${last.tookMs} ms`,
+        failovers: g.counts.failovers,
+        switchovers: g.counts.switchovers,
+        promoteFailures: g.counts.promoteFailures,
       };
     });
   }
@@ -261,6 +273,16 @@ export class FailoverCoordinator {
       g.runner.dispatch({ kind: 'sample', node, sample });
     }
     if (g.takeover !== null) this.resolveTakeover(g);
+  }
+
+  private count(g: Group, event: FailoverEvent, state: FailoverState): void {
+    if (event.kind === 'promote-failed' || event.kind === 'promote-timeout') g.counts.promoteFailures++;
+    const change = state.lastChange;
+    if (change === g.lastChangeSeen) return;
+    g.lastChangeSeen = change;
+    if (change === null) return;
+    if (change.kind === 'failover') g.counts.failovers++;
+    else g.counts.switchovers++;
   }
 
   private afterTransition(g: Group, state: FailoverState): void {

@@ -145,6 +145,7 @@ void t.test('failover through the proxy: kill -9 of the primary under writes, th
   t.ok(promoted !== undefined, `a replica was promoted (${status['primary']})`);
   t.equal(await promoted!.isInRecovery(), false, 'the new primary is out of recovery');
   t.ok(status['fenced']?.includes(idOf(oldPrimary)), 'the old primary is fenced');
+  t.same([status['failovers'], status['switchovers'], status['promote_failures']].map(String), ['1', '0', '0'], 'counted: one failover');
 
   // Every acknowledged write is on the new primary (synchronous replication: none was lost).
   const acked = [...writer.acked];
