@@ -36,8 +36,10 @@ import { NodeLink } from './node-link.js';
 import { serverLogin } from '../backend/server-login.js';
 
 /**
- * Pause between two replay polls of one replica while reads wait on it: short next to reads.syncWaitMs
- * (default 50 ms), long enough not to turn a waiting read into a busy loop on the replica.
+ * Pause between two replay polls of one replica while reads wait on it: starting at 1 ms (a caught-up
+ * replica on a LAN replays a commit within a millisecond or two, and a read waits for that) and
+ * growing by 1 ms per poll to this, so a replica that is really behind is not polled in a busy loop.
+ * Short next to reads.syncWaitMs (default 50 ms).
  */
 const REPLAY_POLL_GAP_MS = 5;
 /** Jitter of the check interval: ±10% (health.intervalMs documents it), so checks of many nodes spread out. */
@@ -397,6 +399,7 @@ export class HealthChecker {
 
   private async pollLoop(node: NodeEntry): Promise<void> {
     const shard = node.shard;
+    let gap = 1;
     try {
       while (this.stopping === null && shard.waiters.size > 0 && this.view(node).routable) {
         const rows = await node.link.query(REPLAY_SQL, this.config.health.timeoutMs);
@@ -408,8 +411,9 @@ export class HealthChecker {
         if (shard.waiters.size === 0 || this.stopping !== null) break;
         await new Promise<void>((resolve) => {
           node.pollWake = resolve;
-          node.pollTimer = setTimeout(resolve, REPLAY_POLL_GAP_MS);
+          node.pollTimer = setTimeout(resolve, gap);
         });
+        gap = Math.min(REPLAY_POLL_GAP_MS, gap + 1);
         node.pollTimer = null;
         node.pollWake = null;
       }
