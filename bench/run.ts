@@ -2,6 +2,8 @@
 // pgshard, alternating targets, R rounds, medians. Prints a markdown table on stdout (progress on
 // stderr) and writes it, with machine, settings, every run and every error, to bench/results/.
 // Options: see options.ts. Everything started here is stopped in `finally` and on SIGINT/SIGTERM.
+// `failover` and `replica-reads` (bench/failover.ts, bench/replica-reads.ts) start their own clusters
+// and proxies after the pgbench part; selected alone with --only, they skip it (and pgbouncer).
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
@@ -40,6 +42,8 @@ import {
 } from './targets.js';
 import { pgbenchArgs, type Workload } from './workloads.js';
 import { runShardedSection } from './sharded.js';
+import { runFailoverSection } from './failover.js';
+import { runReplicaReadsSection } from './replica-reads.js';
 
 const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -144,15 +148,66 @@ function settingsLines(ctx: Context, info: { pgbouncer: string; pgbench: string 
   ];
 }
 
+/** The commit measured, and whether the proxy's sources differed from it (the build takes the working tree). */
+function sourcesRevision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'proxy', 'topology', 'planner'], { cwd: repoRoot, encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() !== '').length;
+    return dirty === 0 ? `commit ${head}` : `commit ${head} plus uncommitted changes to ${dirty} file(s) under proxy/, topology/, planner/`;
+  } catch {
+    return 'unknown (no git)';
+  }
+}
+
+/** The sections that start their own clusters and proxies; run after everything else is stopped. */
+async function standaloneSections(opts: BenchOptions): Promise<string[]> {
+  const rows: string[] = [];
+  if (opts.failover) {
+    progress(`failover: ${opts.trials} trial(s), health.intervalMs ${opts.intervalMs}...`);
+    rows.push(...(await runFailoverSection({ trials: opts.trials, intervalMs: opts.intervalMs, failuresBeforeDown: 3, writers: 4 }, progress)));
+  }
+  if (opts.replicaReads) {
+    progress(`replica-reads: ${opts.pairs} pairs per session...`);
+    rows.push(...(await runReplicaReadsSection({ pairs: opts.pairs, sessions: 4 }, progress)));
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const opts = parseBenchOptions(process.argv.slice(2), process.env);
   exitCleanlyOnSignals();
   const startedAt = new Date();
   const loadAtStart = uptime();
-  progress(`pgshard bench: ${opts.rounds} round(s) x ${opts.workloads.length} workload(s) x 3 targets, ${opts.durationSec} s each; ${loadAtStart}`);
+  const pgbenchPart = opts.workloads.length > 0 || opts.sharded;
+  if (pgbenchPart) progress(`pgshard bench: ${opts.rounds} round(s) x ${opts.workloads.length} workload(s) x 3 targets, ${opts.durationSec} s each; ${loadAtStart}`);
+  else progress(`pgshard bench: ${[opts.failover ? 'failover' : '', opts.replicaReads ? 'replica-reads' : ''].filter((x) => x !== '').join(' + ')}; ${loadAtStart}`);
   if (opts.build) {
     progress('building the proxy (tsc -p tsconfig.build.json)...');
     buildProxy();
+  }
+  if (!pgbenchPart) {
+    const sections = await standaloneSections(opts);
+    const m = machineInfo();
+    const doc = [
+      '# pgshard benchmark results',
+      '',
+      `Run: ${startedAt.toISOString()} – ${new Date().toISOString()} (\`npm run bench -- ${process.argv.slice(2).join(' ')}\`)`,
+      '',
+      `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${process.version}. The clients, PostgreSQL and pgshard all share these CPUs.`,
+      '',
+      `Load: at start \`${loadAtStart}\`; at end \`${uptime()}\`.`,
+      '',
+      `Sources: ${sourcesRevision()}.`,
+      '',
+      ...sections,
+    ].join('\n');
+    process.stdout.write(`\n${sections.join('\n')}\n`);
+    await mkdir(dirname(opts.outFile), { recursive: true });
+    await writeFile(opts.outFile, doc);
+    progress(`\nwritten to ${relative(repoRoot, opts.outFile)}`);
+    return;
   }
   const pgbouncerBin = ensurePgbouncer(progress);
   const versions = {
@@ -185,6 +240,7 @@ async function main(): Promise<void> {
     for (const t of targets.values()) await t.stop().catch((err: unknown) => progress(`stopping ${t.name}: ${String(err)}`));
     await pg.cluster.stop();
   }
+  const sections = await standaloneSections(opts);
 
   const loadAtEnd = uptime();
   const table = resultsTable(tableRows(opts.workloads, records));
@@ -211,6 +267,7 @@ async function main(): Promise<void> {
     'CPU ms/1k tx: user+system CPU time of the proxy process (all threads, from /proc/<pid>/stat) during the run, per 1,000 transactions pgbench processed. "fails": every round of that run reported errors (see below).',
     '',
     ...shardedSection,
+    ...sections,
     '## Errors and proxy log output',
     '',
     errorsSection(records),

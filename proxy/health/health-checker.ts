@@ -85,6 +85,8 @@ interface NodeEntry {
   polling: Promise<void> | null;
   pollTimer: NodeJS.Timeout | null;
   pollWake: (() => void) | null;
+  /** Current pause between replay polls (ms): 1 after a new waiter, growing to REPLAY_POLL_GAP_MS. */
+  pollGap: number;
 }
 
 interface ShardEntry {
@@ -151,6 +153,7 @@ export class HealthChecker {
             polling: null,
             pollTimer: null,
             pollWake: null,
+            pollGap: 1,
           };
           shard.nodes.push(entry);
           this.nodes.push(entry);
@@ -221,7 +224,9 @@ export class HealthChecker {
    */
   checkNow(shard: string, address: string): void {
     const node = this.shards.get(shard)?.nodes.find((n) => `${n.id.host}:${n.id.port}` === address);
-    if (node === undefined || node.check !== null || node.timer === null || this.stopping !== null) return;
+    // Only the first failure comes early: the ones after it keep the interval, so failuresBeforeDown
+    // still spans (failuresBeforeDown − 1) intervals and a quick restart does not fail over.
+    if (node === undefined || node.check !== null || node.timer === null || this.stopping !== null || node.health.failures > 0) return;
     clearTimeout(node.timer);
     this.schedule(node, 0);
   }
@@ -253,7 +258,12 @@ export class HealthChecker {
       const waiter: ReplayWaiter = { lsn, resolve, timer: null };
       waiter.timer = setTimeout(() => this.finishWaiter(entry, waiter, null), timeoutMs);
       entry.waiters.add(waiter);
-      for (const node of entry.nodes) this.pollReplay(node);
+      for (const node of entry.nodes) {
+        // A new waiter is polled for at once, and from the shortest gap again.
+        node.pollGap = 1;
+        this.wakePoll(node);
+        this.pollReplay(node);
+      }
     });
   }
 
@@ -399,7 +409,7 @@ export class HealthChecker {
 
   private async pollLoop(node: NodeEntry): Promise<void> {
     const shard = node.shard;
-    let gap = 1;
+    node.pollGap = 1;
     try {
       while (this.stopping === null && shard.waiters.size > 0 && this.view(node).routable) {
         const rows = await node.link.query(REPLAY_SQL, this.config.health.timeoutMs);
@@ -411,9 +421,9 @@ export class HealthChecker {
         if (shard.waiters.size === 0 || this.stopping !== null) break;
         await new Promise<void>((resolve) => {
           node.pollWake = resolve;
-          node.pollTimer = setTimeout(resolve, gap);
+          node.pollTimer = setTimeout(resolve, node.pollGap);
         });
-        gap = Math.min(REPLAY_POLL_GAP_MS, gap + 1);
+        node.pollGap = Math.min(REPLAY_POLL_GAP_MS, node.pollGap + 1);
         node.pollTimer = null;
         node.pollWake = null;
       }
