@@ -12,6 +12,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { pidAlive, trackForCleanup, untrackForCleanup } from './postgres-node.js';
+import { signalStopper } from './signal-stop.js';
 
 /** The etcd server binary (Debian package etcd-server). Override with PGSHARD_ETCD_BIN. */
 export const etcdBinary: string = process.env.PGSHARD_ETCD_BIN ?? '/usr/bin/etcd';
@@ -97,31 +98,11 @@ export function stopStartedEtcdSync(): void {
   }
 }
 
-let signalHandler: ((sig: NodeJS.Signals) => void) | undefined;
-const signalsHandled = new Set<NodeJS.Signals>();
-
 /**
  * Opt-in, like local-cluster.ts stopAllOnSignals(): on the first of `signals`, stop every etcd
  * synchronously, then re-raise the signal so the process ends the way it would have.
  */
-export function stopEtcdOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']): () => void {
-  const uninstall = (): void => {
-    if (signalHandler === undefined) return;
-    for (const s of signalsHandled) process.removeListener(s, signalHandler);
-    signalsHandled.clear();
-  };
-  signalHandler ??= (sig: NodeJS.Signals): void => {
-    stopStartedEtcdSync();
-    uninstall();
-    process.kill(process.pid, sig);
-  };
-  for (const s of signals) {
-    if (signalsHandled.has(s)) continue;
-    signalsHandled.add(s);
-    process.on(s, signalHandler);
-  }
-  return uninstall;
-}
+export const stopEtcdOnSignals: (signals?: NodeJS.Signals[]) => () => void = signalStopper(() => stopStartedEtcdSync());
 
 // ---------------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { freePort } from './free-port.js';
+import { signalStopper } from './signal-stop.js';
 import {
   MAX_SOCKET_DIR_LENGTH,
   PgNode,
@@ -101,32 +102,12 @@ export function stopAllStartedNodesSync(): void {
   ownedDirs.clear();
 }
 
-let signalHandler: ((sig: NodeJS.Signals) => void) | undefined;
-const signalsHandled = new Set<NodeJS.Signals>();
-
 /**
  * Opt-in: on the first of `signals`, stop everything synchronously, then re-raise the signal so the
  * process ends the way it would have (other listeners, e.g. tap's signal-exit, still run).
  * Returns a function removing the handlers.
  */
-export function stopAllOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']): () => void {
-  const uninstall = (): void => {
-    if (signalHandler === undefined) return;
-    for (const s of signalsHandled) process.removeListener(s, signalHandler);
-    signalsHandled.clear();
-  };
-  signalHandler ??= (sig: NodeJS.Signals): void => {
-    stopAllStartedNodesSync();
-    uninstall();
-    process.kill(process.pid, sig);
-  };
-  for (const s of signals) {
-    if (signalsHandled.has(s)) continue;
-    signalsHandled.add(s);
-    process.on(s, signalHandler);
-  }
-  return uninstall;
-}
+export const stopAllOnSignals: (signals?: NodeJS.Signals[]) => () => void = signalStopper(() => stopAllStartedNodesSync());
 
 // ---------------------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ import { SessionState } from './session-state.js';
 import { routeBatch, type BatchRoute, type PlannerLike, type StatementLookup } from './batch-router.js';
 import type { SessionRouting } from '../../planner/plan.js';
 import { WriteCoalescer } from './write-coalescer.js';
-import { tracksPositions, type ReadRouter, type ReadSettings } from '../replicas/read-router.js';
+import { tracksPositions, type ReadRouter, type ReadSettings, type ReadTarget } from '../replicas/read-router.js';
 import type { SettingsTarget } from '../replicas/session-settings.js';
 import type { ReadConsistency } from '../../topology/config/config-types.js';
 import { parseLsnOrNull, type Lsn } from '../../topology/lsn.js';
@@ -111,6 +111,8 @@ const DIRTY_STATE = '\u0000dirty';
 
 /** Asked on the primary after a session's write transaction ends: sync reads wait for replicas to reach it. */
 const COMMIT_POSITION_SQL = 'SELECT pg_current_wal_insert_lsn()';
+
+const PRIMARY_TARGET: ReadTarget = { kind: 'primary' };
 
 /** BEGIN / START TRANSACTION ... READ ONLY (not READ WRITE): such a transaction may run on a replica. */
 const READ_ONLY_BEGIN = /\bread\s+only\b/i;
@@ -590,7 +592,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
     const begin = this.deferredBegin;
     if (begin !== null ? !READ_ONLY_BEGIN.test(begin) : this.txStatus !== 'I' || !read) return primary;
     if (chosen !== null && chosen.shard === shard) return chosen.pool ?? primary;
-    const target = router.choose(shard, this.reads, hinted);
+    const target = this.readTarget(shard, hinted);
     switch (target.kind) {
       case 'primary':
         return primary;
@@ -697,17 +699,21 @@ export class QueryRelay implements BackendListener, StatementLookup {
    */
   async readPool(shard: number, hinted: ReadConsistency | null): Promise<NodePool> {
     const primary = this.pools[shard]!;
-    const router = this.readRouter;
-    if (router === null || this.pinnedReason !== null) return primary;
-    const target = router.choose(shard, this.reads, hinted);
+    const target = this.readTarget(shard, hinted);
     switch (target.kind) {
       case 'primary':
         return primary;
       case 'replica':
         return target.pool;
       case 'wait':
-        return (await router.waitForReplica(shard, this.reads, target.lsn, target.timeoutMs)) ?? primary;
+        return (await this.readRouter!.waitForReplica(shard, this.reads, target.lsn, target.timeoutMs)) ?? primary;
     }
+  }
+
+  /** Where a read of `shard` outside a transaction may go (a pinned session stays on the primary). */
+  private readTarget(shard: number, hinted: ReadConsistency | null): ReadTarget {
+    if (this.readRouter === null || this.pinnedReason !== null) return PRIMARY_TARGET;
+    return this.readRouter.choose(shard, this.reads, hinted);
   }
 
 

@@ -13,7 +13,6 @@ import pg from 'pg';
 import t, { type Test } from 'tap';
 
 type Tap = Test;
-import { freePort } from '../../proxy/demo/free-port.js';
 import type { TeardownTarget } from '../harness/cluster.js';
 import { startProxyFixture, startProxyOn, sleep, waitUntil, USERS, type FixtureUser, type ProxyHandle } from '../helpers/proxy-fixture.js';
 import {
@@ -351,7 +350,9 @@ void t.test('pool exhausted: 53300 after the acquire timeout, then the client go
 });
 
 void t.test('backend unreachable: 08006 at login', async (t) => {
-  const deadPort = await freePort();
+  // Port 1: nothing listens there, and no other test's server can take it (a port that is merely free
+  // now may be taken by a server another test starts meanwhile).
+  const deadPort = 1;
   const dead = await startProxyOn(t, fx.cluster, { primary: { host: '127.0.0.1', port: deadPort }, pool: { connectTimeoutMs: 2000, acquireTimeoutMs: 3000 } });
   const started = Date.now();
   const err = await loginError(dead.clientConfig('app'));
