@@ -109,14 +109,15 @@ async function runDemo(opts: DemoOptions): Promise<void> {
         name: 'app',
         shards: local.shards.map((s) => ({
           name: s.name,
-          primary: { host: s.primary.host, port: s.primary.port },
-          replicas: s.replicas.map((r) => ({ host: r.host, port: r.port })),
+          // Data directories on this machine: a failed old primary is rewound and rejoins as a replica.
+          primary: { host: s.primary.host, port: s.primary.port, dataDir: s.primary.dataDir },
+          replicas: s.replicas.map((r) => ({ host: r.host, port: r.port, dataDir: r.dataDir })),
         })),
         sharding: EXAMPLE_SHARDING,
       },
     ],
     health: { user: superuser.name },
-    failover: { user: superuser.name, ...(opts.sync === true ? { replication: 'sync' } : {}) },
+    failover: { user: superuser.name, rejoin: true, ...(opts.sync === true ? { replication: 'sync' } : {}) },
     ...(etcd === null ? {} : { coordination: { kind: 'etcd', endpoints: [etcd.endpoint] } }),
     state: { dir: join(local.dir, proxyCount === 1 ? 'pgshard-state' : `pgshard-state-${i + 1}`) },
   });

@@ -96,14 +96,14 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-interface RunOptions {
+export interface RunOptions {
   cwd: string;
   env?: Record<string, string>;
   timeoutMs?: number;
 }
 
-/** Runs a Postgres binary to completion; rejects with its stderr on a non-zero exit. */
-function runPgBinary(bin: string, args: string[], opts: RunOptions): Promise<string> {
+/** Runs a Postgres binary to completion (as the postgres OS user when root); rejects with its output on a non-zero exit. */
+export function runPgBinary(bin: string, args: string[], opts: RunOptions): Promise<string> {
   const binPath = join(postgresBinDir, bin);
   const [file, argv] = runsAsPostgresUser ? ['runuser', ['-u', 'postgres', '--', binPath, ...args]] : [binPath, args];
   return new Promise((resolve, reject) => {

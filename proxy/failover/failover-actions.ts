@@ -26,6 +26,8 @@ export interface FailoverNode {
   /** For logs, and the application_name of a replica whose primary_conninfo is built from scratch. */
   readonly name: string;
   readonly address: NodeAddress;
+  /** Its data directory when on this machine (rejoin), from the config. */
+  readonly dataDir?: string | null;
 }
 
 export interface FailoverLogin {

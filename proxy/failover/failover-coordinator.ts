@@ -30,6 +30,8 @@ import { ProxyError } from '../errors.js';
 import { reachControlPoint } from '../executor/control-points.js';
 import { FailoverActions, type FailoverNode } from './failover-actions.js';
 import { FailoverRunner, type ActionRunner } from './failover-runner.js';
+import { localRejoin } from './rejoin.js';
+import { localServerFor, startFenced } from './local-server.js';
 
 /**
  * Phases in which new statements for the shard's primary wait: it failed checks (suspect: it may be
@@ -65,6 +67,8 @@ interface Group {
   /** Since start, for SHOW FAILOVER: completed failovers and switchovers, promotions that failed or timed out. */
   readonly counts: { failovers: number; switchovers: number; promoteFailures: number };
   lastChangeSeen: FailoverState['lastChange'];
+  /** Nodes being started for their rejoin (see startForRejoin). */
+  readonly starting: Set<NodeId>;
 }
 
 export interface FailoverStatus {
@@ -128,10 +132,11 @@ export class FailoverCoordinator {
       const key = `${first.db.name}/${shard.name}`;
       const record = records.get(key);
       const initial = initialStateForShard(shard, config, Date.now(), record === undefined || record.primary === null ? undefined : { term: record.term, primary: record.primary, fenced: record.fenced });
-      const nodes: FailoverNode[] = [shard.primary, ...shard.replicas].map((address, i) => ({
-        id: nodeIdOf(address),
+      const nodes: FailoverNode[] = [shard.primary, ...shard.replicas].map((node, i) => ({
+        id: nodeIdOf(node),
         name: i === 0 ? `${shard.name}-primary` : `${shard.name}-replica${i}`,
-        address,
+        address: { host: node.host, port: node.port },
+        dataDir: node.dataDir,
       }));
       // eslint-disable-next-line prefer-const
       let group: Group;
@@ -145,7 +150,7 @@ export class FailoverCoordinator {
           this.afterTransition(group, result.state);
         },
       });
-      group = { key, members, nodes, runner, routedTerm: 0, routedPrimary: nodeIdOf(shard.primary), holding: false, lastPublished: record ?? null, publishing: Promise.resolve(), orphanTerm: null, takeover: null, counts: { failovers: 0, switchovers: 0, promoteFailures: 0 }, lastChangeSeen: initial.lastChange };
+      group = { key, members, nodes, runner, routedTerm: 0, routedPrimary: nodeIdOf(shard.primary), holding: false, lastPublished: record ?? null, publishing: Promise.resolve(), orphanTerm: null, takeover: null, counts: { failovers: 0, switchovers: 0, promoteFailures: 0 }, lastChangeSeen: initial.lastChange, starting: new Set() };
       this.groups.push(group);
       for (const m of members) this.byShard.set(`${m.db.name}/${m.db.shards[m.shardIndex]!.name}`, group);
       if (record !== undefined) this.follow(group, record);
@@ -225,6 +230,8 @@ export class FailoverCoordinator {
       checkpointTimeoutMs: config.failover.promoteTimeoutMs,
       frameBytesMax: ACTION_FRAME_BYTES_MAX,
       log: this.log,
+      // failover.rejoin: a fenced old primary whose data directory is on this machine is rewound.
+      ...(config.failover.rejoin ? { rejoin: (node: FailoverNode) => (node.dataDir ? localRejoin(localServerFor(node.dataDir)) : null) } : {}),
       hooks: {
         route: (primary, term) => this.route(group(), primary, term),
         pauseWrites: () => this.pauseWrites(group()),
@@ -260,6 +267,7 @@ export class FailoverCoordinator {
     const node = r.node.address;
     if (r.outcome.kind === 'failure') {
       g.runner.dispatch({ kind: 'check-failed', node, error: r.outcome.error });
+      this.startForRejoin(g, node);
     } else {
       const s = r.outcome.sample;
       const sample: NodeSample = {
@@ -283,6 +291,28 @@ export class FailoverCoordinator {
     if (change === null) return;
     if (change.kind === 'failover') g.counts.failovers++;
     else g.counts.switchovers++;
+  }
+
+  /**
+   * failover.rejoin: a fenced old primary that is down and whose data directory is here is started
+   * (read-only from its first moment) so that the machine can fence it for good and rewind it; left
+   * down, it would wait for an operator to start it. Once per node while it stays down.
+   */
+  private startForRejoin(g: Group, id: NodeId): void {
+    const s = g.runner.state;
+    if (!this.opts.config.failover.rejoin || g.starting.has(id)) return;
+    if (!s.rejoins.some((r) => r.node === id && r.status === 'waiting')) return;
+    const dataDir = g.nodes.find((n) => n.id === id)?.dataDir ?? null;
+    if (dataDir === null) return;
+    g.starting.add(id);
+    this.log.warn({ shard: g.key, node: id }, 'failover: starting the fenced old primary read-only, to rewind it');
+    startFenced(dataDir).then(
+      () => g.starting.delete(id),
+      (err: unknown) => {
+        // Tried once; an operator starts it (it is then fenced and rewound as it answers).
+        this.log.error({ shard: g.key, node: id, err: err instanceof Error ? err.message.slice(0, 500) : String(err) }, 'failover: could not start the old primary for its rejoin');
+      },
+    );
   }
 
   private afterTransition(g: Group, state: FailoverState): void {

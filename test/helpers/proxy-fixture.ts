@@ -43,6 +43,8 @@ export interface ProxyOptions {
   health?: Record<string, unknown>;
   /** Raw `sharding:` section of the database (tables, referenceTables, modulus). */
   sharding?: Record<string, unknown>;
+  /** Give every node its dataDir (failover.rejoin can then rewind a local old primary). */
+  dataDirs?: boolean;
   /** Raw `reads:`, `failover:` and `coordination:` sections. */
   reads?: Record<string, unknown>;
   failover?: Record<string, unknown>;
@@ -89,6 +91,7 @@ export function rawConfigFor(cluster: LocalCluster, opts: ProxyOptions = {}): Re
   const shard = cluster.shards[0];
   if (shard === undefined) throw new Error('cluster has no shard');
   const primary = opts.primary ?? { host: shard.primary.host, port: shard.primary.port };
+  const dataDirOf = (node: { dataDir: string }): { dataDir?: string } => (opts.dataDirs === true ? { dataDir: node.dataDir } : {});
   return {
     listen: { host: '127.0.0.1', port: 0, tls: opts.tls ?? null },
     users: userEntries(),
@@ -97,8 +100,8 @@ export function rawConfigFor(cluster: LocalCluster, opts: ProxyOptions = {}): Re
         name: DATABASE,
         shards: cluster.shards.map((s, i) => ({
           name: `shard${i}`,
-          primary: i === 0 ? primary : { host: s.primary.host, port: s.primary.port },
-          replicas: s.replicas.map((r) => ({ host: r.host, port: r.port })),
+          primary: i === 0 ? { ...primary, ...dataDirOf(s.primary) } : { host: s.primary.host, port: s.primary.port, ...dataDirOf(s.primary) },
+          replicas: s.replicas.map((r) => ({ host: r.host, port: r.port, ...dataDirOf(r) })),
         })),
         ...(opts.sharding !== undefined ? { sharding: opts.sharding } : {}),
       },

@@ -82,6 +82,16 @@ async function adminError(config: pg.ClientConfig, sql: string): Promise<{ code:
 
 const idOf = (n: PgNode): string => `${n.host}:${n.port}`;
 
+/** The failover's own account of what happened (captured logs), for a failure message. */
+function failoverLogOf(proxy: { logs(): Record<string, unknown>[] }): string {
+  return proxy
+    .logs()
+    .filter((l) => l['component'] === 'failover')
+    .map((l) => `${String(l['msg'])} ${JSON.stringify({ ...l, msg: undefined, time: undefined, pid: undefined, hostname: undefined, level: undefined })}`)
+    .slice(-30)
+    .join('\n');
+}
+
 void t.test('failover through the proxy: kill -9 of the primary under writes, then a switchover back', async (t) => {
   const cluster = await startTestCluster(t, { replicas: 2, synchronous: true, settings: { wal_retrieve_retry_interval: '200ms' } });
   const shard = cluster.shards[0]!;
@@ -93,14 +103,7 @@ void t.test('failover through the proxy: kill -9 of the primary under writes, th
     reads: { consistency: 'strong' },
     captureLogs: true,
   });
-  /** The failover's own account of what happened, for a failure message. */
-  const failoverLog = (): string =>
-    proxy
-      .logs()
-      .filter((l) => l['component'] === 'failover')
-      .map((l) => `${String(l['msg'])} ${JSON.stringify({ ...l, msg: undefined, time: undefined, pid: undefined, hostname: undefined, level: undefined })}`)
-      .slice(-30)
-      .join('\n');
+  const failoverLog = (): string => failoverLogOf(proxy);
   const admin = proxy.clientConfig('admin', 'pgshard');
 
   // Before anything happens: term 1, the configured primary.
@@ -182,4 +185,46 @@ void t.test('failover through the proxy: kill -9 of the primary under writes, th
     const ids = new Set((await other.sql('SELECT id FROM t', DATABASE)).map((r) => r['id'] as number));
     t.same(writer.acked.filter((id) => !ids.has(id)), [], `all ${writer.acked.length} acknowledged writes are on ${other.name}`);
   });
+});
+
+void t.test('with failover.rejoin, the killed old primary is rewound and rejoins as a replica by itself', async (t) => {
+  const cluster = await startTestCluster(t, { replicas: 1, settings: { wal_retrieve_retry_interval: '200ms', wal_log_hints: 'on' } });
+  const shard = cluster.shards[0]!;
+  const [oldPrimary, replica] = [shard.primary, shard.replicas[0]!];
+  await oldPrimary.sql('CREATE TABLE t (id int PRIMARY KEY); GRANT ALL ON t TO app', DATABASE);
+  const proxy = await startProxyOn(t, cluster, {
+    dataDirs: true,
+    health: { intervalMs: CHECK_INTERVAL_MS, timeoutMs: 500, failuresBeforeDown: 3, user: 'admin' },
+    failover: { user: 'admin', rejoin: true, waitMs: 20_000, promoteTimeoutMs: 10_000 },
+    reads: { consistency: 'strong' },
+    captureLogs: true,
+  });
+  const admin = proxy.clientConfig('admin', 'pgshard');
+  await waitUntil('the checks saw every node', async () => (await adminQuery(admin, 'SHOW NODES')).rows.every((r: Record<string, unknown>) => r['state'] === 'up'), 10_000);
+  const writer = new ProxyWriter(proxy.clientConfig('app'));
+  writer.start();
+  t.teardown(() => writer.stop());
+  await waitUntil('writes flow', () => writer.acked.length >= 50, 10_000);
+  await oldPrimary.kill9();
+  await waitUntil('the replica is promoted and routed', async () => (await adminQuery(admin, 'SHOW FAILOVER')).rows[0]?.['primary'] === idOf(replica), 20_000);
+  await waitUntil('the old primary runs again, as a replica', async () => oldPrimary.isRunning() && (await oldPrimary.isInRecovery().catch(() => false)), 60_000).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${failoverLogOf(proxy)}`);
+  });
+  const upstream = await oldPrimary.sql('SELECT sender_port FROM pg_stat_wal_receiver');
+  t.equal(Number(upstream[0]?.['sender_port']), replica.port, 'it streams from the new primary');
+  await waitUntil(
+    'it is back in read routing',
+    async () => (await adminQuery(admin, 'SHOW NODES')).rows.some((r: Record<string, unknown>) => r['node'] === idOf(oldPrimary) && r['observed_role'] === 'replica' && r['routable'] === true),
+    20_000,
+  );
+  const status = (await adminQuery(admin, 'SHOW FAILOVER')).rows[0] as Record<string, string>;
+  t.notOk((status['fenced'] ?? '').includes(idOf(oldPrimary)), 'no longer fenced once it rejoined');
+  await writer.stop();
+  const acked = [...writer.acked];
+  await waitUntil('it replayed every acknowledged write', async () => {
+    const ids = new Set((await oldPrimary.sql('SELECT id FROM t', DATABASE)).map((r) => r['id'] as number));
+    return acked.every((id) => ids.has(id));
+  }, 10_000);
+  t.pass(`all ${acked.length} acknowledged writes replayed on the rejoined node`);
+  t.equal((await oldPrimary.sql('SHOW default_transaction_read_only'))[0]?.['default_transaction_read_only'], 'off', 'the fence was lifted (it is a standby now)');
 });

@@ -71,6 +71,8 @@ const section = <T extends z.ZodType>(schema: T) => z.preprocess((value) => valu
 export const nodeAddressSchema = z.strictObject({
   host: nonEmptyString,
   port,
+  /** The node's data directory when it is on the proxy's machine (failover.rejoin rewinds it there). */
+  dataDir: nonEmptyString.nullable().default(null),
 });
 
 export const shardSchema = z.strictObject({

@@ -36,10 +36,19 @@ export interface NodeAddress {
   readonly port: number;
 }
 
+/** A configured node of a shard. */
+export interface NodeConfig extends NodeAddress {
+  /**
+   * The node's data directory, when it is on the proxy's machine: with failover.rejoin, a fenced old
+   * primary there is rewound (pg_rewind) and started as a replica of the new primary.
+   */
+  readonly dataDir: string | null;
+}
+
 export interface ShardConfig {
   readonly name: string;
-  readonly primary: NodeAddress;
-  readonly replicas: readonly NodeAddress[];
+  readonly primary: NodeConfig;
+  readonly replicas: readonly NodeConfig[];
 }
 
 export type ShardKeyTypeName = 'int2' | 'int4' | 'int8' | 'text' | 'varchar' | 'uuid';

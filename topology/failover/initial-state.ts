@@ -2,7 +2,7 @@
 // config (nodes `host:port` in config order, their priority) plus what the state store persisted
 // (term, current primary, fenced nodes) when the proxy restarts. Pure.
 
-import type { Config, ShardConfig } from '../config/config-types.js';
+import type { Config, NodeAddress, ShardConfig } from '../config/config-types.js';
 import { failoverLimits, nodeIdOf, type FailoverLimits, type FailoverState, type NodeId } from './failover-types.js';
 
 export interface InitialFailoverState {
@@ -24,7 +24,7 @@ export interface InitialFailoverState {
  * is what the state store kept (term, current primary, fenced nodes) when the proxy restarts.
  */
 export function initialStateForShard(
-  shard: ShardConfig,
+  shard: Pick<ShardConfig, 'name'> & { readonly primary: NodeAddress; readonly replicas: readonly NodeAddress[] },
   config: Pick<Config, 'health' | 'failover'>,
   nowMs: number,
   persisted?: { readonly term: number; readonly primary: NodeId; readonly fenced: readonly NodeId[] },

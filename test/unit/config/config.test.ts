@@ -53,7 +53,7 @@ void t.test('a minimal config gets every default', async (t) => {
       {
         name: 'app',
         backendDatabase: 'app',
-        shards: [{ name: 'shard0', primary: { host: 'db1', port: 5432 }, replicas: [] }],
+        shards: [{ name: 'shard0', primary: { host: 'db1', port: 5432, dataDir: null }, replicas: [] }],
         sharding: { modulus: 1024, tables: [], referenceTables: [] },
       },
     ],
@@ -306,7 +306,7 @@ void t.test('${ENV} interpolation', async (t) => {
   t.equal(config.users[1]?.password, 'a${APP_PW}b', '$${ is a literal ${');
   t.equal(config.users[1]?.admin, true);
   t.equal(config.databases[0]?.backendDatabase, 'prod_app_prod');
-  t.strictSame(config.databases[0]?.shards[0]?.primary, { host: 'db.internal', port: 5433 });
+  t.strictSame(config.databases[0]?.shards[0]?.primary, { host: 'db.internal', port: 5433, dataDir: null });
   t.equal(config.pool.resetQuery, 'DISCARD ALL');
 
   t.equal(parseConfig(minimal(), { ...env }).users[0]?.password, 'pw', 'the environment is only read for references');
