@@ -62,6 +62,8 @@ interface Group {
   publishing: Promise<void>;
   /** The term of a record without a primary adopted from another proxy (its failover may be unfinished). */
   orphanTerm: number | null;
+  /** The node that proxy was promoting in that term, if the record names one. */
+  orphanCandidate: NodeId | null;
   /** Leader only: resolving an adopted orphan term (see the header); since: when it began. */
   takeover: { readonly term: number; readonly since: number; reported: boolean } | null;
   /** Since start, for SHOW FAILOVER: completed failovers and switchovers, promotions that failed or timed out. */
@@ -98,7 +100,11 @@ function actionsUser(config: Config): UserConfig {
   return (name === null ? undefined : config.users.find((u) => u.name === name)) ?? config.users[0]!;
 }
 
-const recordOf = (s: FailoverState): ShardTopology => ({ term: s.term, primary: s.primary, fenced: s.fenced.map((f) => f.node) });
+function recordOf(s: FailoverState): ShardTopology {
+  const record = { term: s.term, primary: s.primary, fenced: s.fenced.map((f) => f.node) };
+  const candidate = s.primary === null ? (s.attempt?.candidate ?? null) : null;
+  return candidate === null ? record : { ...record, candidate };
+}
 
 export class FailoverCoordinator {
   private readonly groups: Group[] = [];
@@ -150,7 +156,7 @@ export class FailoverCoordinator {
           this.afterTransition(group, result.state);
         },
       });
-      group = { key, members, nodes, runner, routedTerm: 0, routedPrimary: nodeIdOf(shard.primary), holding: false, lastPublished: record ?? null, publishing: Promise.resolve(), orphanTerm: null, takeover: null, counts: { failovers: 0, switchovers: 0, promoteFailures: 0 }, lastChangeSeen: initial.lastChange, starting: new Set() };
+      group = { key, members, nodes, runner, routedTerm: 0, routedPrimary: nodeIdOf(shard.primary), holding: false, lastPublished: record ?? null, publishing: Promise.resolve(), orphanTerm: null, orphanCandidate: null, takeover: null, counts: { failovers: 0, switchovers: 0, promoteFailures: 0 }, lastChangeSeen: initial.lastChange, starting: new Set() };
       this.groups.push(group);
       for (const m of members) this.byShard.set(`${m.db.name}/${m.db.shards[m.shardIndex]!.name}`, group);
       if (record !== undefined) this.follow(group, record);
@@ -429,6 +435,7 @@ export class FailoverCoordinator {
       // proxy fenced, and route back to the replaced primary.
       g.runner.reset(this.orphanState(g, record, Date.now()));
       g.orphanTerm = record.term;
+      g.orphanCandidate = record.candidate ?? null;
     }
     if (record.primary === null) {
       this.setHold(g, true);
@@ -517,14 +524,19 @@ export class FailoverCoordinator {
       this.log.warn({ shard: g.key, term: s.term, primary }, 'failover: took over the node another proxy promoted');
     } else {
       const silent = open.filter((n) => n.last === null);
-      if (silent.length > 0 && now < tk.since + this.opts.config.failover.promoteTimeoutMs) return;
-      // A node that never answered may have been promoted: fenced for good, like a promotion timeout.
+      // The node the other proxy was promoting may still finish: wait for it as for a promotion.
+      const candidate = open.find((n) => n.id === g.orphanCandidate && n.last !== null) ?? null;
+      if ((silent.length > 0 || candidate !== null) && now < tk.since + this.opts.config.failover.promoteTimeoutMs) return;
+      // A node that never answered may yet be promoted: fenced for good, like a promotion that timed
+      // out. The candidate, answering as a replica a whole promotion bound after the other proxy died,
+      // was never told to promote: it stays a candidate (fencing it could lose the writes only it has).
       const more: FencedNode[] = silent.map((n) => ({ node: n.id, term: s.term, applied: false, inFlight: false }));
       next = { ...s, phase: 'electing', reason: `term ${s.term}: the other proxy promoted no node${more.length > 0 ? ` (fenced, silent: ${more.map((f) => f.node).join(', ')})` : ''}; electing a new primary`, fenced: [...s.fenced, ...more] };
       this.log.warn({ shard: g.key, term: s.term, fenced: more.map((f) => f.node) }, 'failover: the failover taken over promoted no node; electing anew');
     }
     g.takeover = null;
     g.orphanTerm = null;
+    g.orphanCandidate = null;
     g.runner.reset(next);
     this.afterTransition(g, next);
   }

@@ -134,7 +134,7 @@ export async function fencedWrite(
         ? { key: shardKey, target: 'Create', result: 'Equal', create_revision: 0 }
         : { key: shardKey, target: 'Mod', result: 'Equal', mod_revision: expected },
     ],
-    success: value === null ? [] : [{ request_put: { key: shardKey, value: buf(JSON.stringify({ term: value.term, primary: value.primary, fenced: value.fenced })) } }],
+    success: value === null ? [] : [{ request_put: { key: shardKey, value: buf(JSON.stringify({ term: value.term, primary: value.primary, fenced: value.fenced, ...(value.candidate != null ? { candidate: value.candidate } : {}) })) } }],
     failure: [{ request_range: { key: leaderKey } }, { request_range: { key: shardKey } }],
   });
   if (res.succeeded) return { kind: 'committed', revision: value === null ? (expected ?? '0') : res.header.revision };

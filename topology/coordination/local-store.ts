@@ -55,7 +55,7 @@ async function readRecords(file: string): Promise<Map<string, ShardTopology>> {
 function serialize(records: ReadonlyMap<string, ShardTopology>): string {
   const shards: Record<string, ShardTopology> = {};
   for (const [shard, r] of [...records].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    shards[shard] = { term: r.term, primary: r.primary, fenced: [...r.fenced] };
+    shards[shard] = { term: r.term, primary: r.primary, fenced: [...r.fenced], ...(r.candidate != null ? { candidate: r.candidate } : {}) };
   }
   const file: TopologyFile = { version: FORMAT_VERSION, shards };
   return `${JSON.stringify(file, null, 2)}\n`;

@@ -18,6 +18,11 @@ export interface ShardTopology {
   readonly primary: NodeId | null;
   /** Nodes that must never be routed to as primary again (until they rejoin as replicas). */
   readonly fenced: readonly NodeId[];
+  /**
+   * While primary is null: the node being promoted in this term, if one was chosen. A proxy taking
+   * over the failover waits for that node (it may still finish promoting) before electing another.
+   */
+  readonly candidate?: NodeId | null;
 }
 
 export type PublishOutcome =
@@ -65,10 +70,18 @@ export function parseShardTopology(value: unknown): ShardTopology | null {
   if (typeof term !== 'number' || !Number.isSafeInteger(term) || term < 0) return null;
   if (primary !== null && typeof primary !== 'string') return null;
   if (!Array.isArray(fenced) || !fenced.every((f): f is string => typeof f === 'string')) return null;
-  return { term, primary, fenced };
+  const candidate = v['candidate'] ?? null;
+  if (candidate !== null && typeof candidate !== 'string') return null;
+  return candidate === null ? { term, primary, fenced } : { term, primary, fenced, candidate };
 }
 
 /** Whether two records are the same decision. */
 export function sameTopology(a: ShardTopology, b: ShardTopology): boolean {
-  return a.term === b.term && a.primary === b.primary && a.fenced.length === b.fenced.length && a.fenced.every((f, i) => b.fenced[i] === f);
+  return (
+    a.term === b.term &&
+    a.primary === b.primary &&
+    (a.candidate ?? null) === (b.candidate ?? null) &&
+    a.fenced.length === b.fenced.length &&
+    a.fenced.every((f, i) => b.fenced[i] === f)
+  );
 }
