@@ -76,16 +76,28 @@ void t.test('records survive a reopen; the file is replaced whole', async (t) =>
   const first = await LocalTopologyStore.open(dir);
   await first.publish('app/shard0', rec(4, 'h1:5432', ['h0:5432']));
   await first.publish('other/s', rec(1, null));
+  await first.publish('third/s', { term: 2, primary: null, fenced: ['h0:5432'], candidate: 'h1:5432' });
   await first.close();
   // What a crash between writing the temp file and renaming it leaves behind: never read.
   await writeFile(join(dir, `${TOPOLOGY_FILE_NAME}.tmp-1-deadbeef`), '{"version": 1, "shards": {"app/shard0": {"term": 99, "primary": "x", "fenced": []}}}');
   const again = await LocalTopologyStore.open(dir);
   t.teardown(() => again.close());
-  t.same(await again.load(), new Map([['app/shard0', rec(4, 'h1:5432', ['h0:5432'])], ['other/s', rec(1, null)]]));
+  t.same(
+    await again.load(),
+    new Map([
+      ['app/shard0', rec(4, 'h1:5432', ['h0:5432'])],
+      ['other/s', rec(1, null)],
+      ['third/s', { term: 2, primary: null, fenced: ['h0:5432'], candidate: 'h1:5432' }],
+    ]),
+    'the candidate of a promotion under way survives too',
+  );
   t.same(await readdir(dir), [TOPOLOGY_FILE_NAME], 'the leftover temp file is removed');
   t.same(await again.publish('app/shard0', rec(3, 'h2:5432')), { kind: 'stale', current: rec(4, 'h1:5432', ['h0:5432']) }, 'terms keep growing across restarts');
   const text = await readFile(join(dir, TOPOLOGY_FILE_NAME), 'utf8');
-  t.same(JSON.parse(text), { version: 1, shards: { 'app/shard0': rec(4, 'h1:5432', ['h0:5432']), 'other/s': rec(1, null) } });
+  t.same(JSON.parse(text), {
+    version: 1,
+    shards: { 'app/shard0': rec(4, 'h1:5432', ['h0:5432']), 'other/s': rec(1, null), 'third/s': { term: 2, primary: null, fenced: ['h0:5432'], candidate: 'h1:5432' } },
+  });
 });
 
 void t.test('a corrupt file is refused, naming the file and the shard', async (t) => {
