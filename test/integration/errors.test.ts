@@ -365,7 +365,7 @@ void t.test('backend unreachable: 08006 at login', async (t) => {
     () => null,
     (e: unknown) => e,
   );
-  t.ok(rawErr instanceof LoginError && rawErr.code === '08006', 'raw client: 08006');
+  t.ok(rawErr instanceof LoginError && rawErr.code === '08006', `raw client: 08006 (got ${String(rawErr)})`);
   t.equal(rawErr instanceof LoginError ? rawErr.fields.get('S') : undefined, 'FATAL');
   // The admin console of that proxy still works and shows the failures.
   const pools = await adminRows(dead, 'SHOW POOLS');
