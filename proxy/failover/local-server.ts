@@ -45,13 +45,16 @@ export function localServerFor(dataDir: string): LocalServer {
       await pgCtl(['start', '-w', '-t', String(PG_CTL_WAIT_S), '-l', join(cwd, `${basename(dataDir)}.rejoin.log`)]);
     },
     runBinary: (bin, args, env) => runPgBinary(bin, [...args], { cwd, env }),
-    async writePrivateFile(path, content) {
-      await rm(path, { force: true });
-      await writeFile(path, content, { mode: 0o600 });
-      if (runsAsPostgresUser) {
-        const { uid, gid } = postgresUserIds();
-        await chown(path, uid, gid);
-      }
-    },
+    writePrivateFile,
   };
+}
+
+/** Writes a file only the server's OS user may read (0600, owned by `postgres` when run as root). */
+export async function writePrivateFile(path: string, content: string): Promise<void> {
+  await rm(path, { force: true });
+  await writeFile(path, content, { mode: 0o600 });
+  if (runsAsPostgresUser) {
+    const { uid, gid } = postgresUserIds();
+    await chown(path, uid, gid);
+  }
 }

@@ -4,45 +4,66 @@
 // nothing running after SIGTERM; `check-config` and `start` name every bad key of an invalid config
 // and refuse to start.
 import t from 'tap';
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { pidAlive } from '../../proxy/demo/postgres-node.js';
+import type { TeardownTarget } from '../harness/cluster.js';
 
 const run = promisify(execFile);
 const cli = ['--import', 'tsx', new URL('../../proxy/cli.ts', import.meta.url).pathname];
 
-void t.test('demo: ready line, working connection, admin console, clean stop on SIGINT', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgshard-cli-demo-'));
+interface Demo {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly dir: string;
+  /** The `ready:` URLs, in the order printed. */
+  readonly ready: string[];
+  stdout(): string;
+  stderr(): string;
+}
+
+/**
+ * Runs `pgshard demo --port 0 --dir <temp> ...args` until it printed `readyLines` ready lines; the test's
+ * teardown stops it with `signal` (if still running) and removes its directory.
+ */
+async function startDemo(t: TeardownTarget, prefix: string, args: string[], signal: NodeJS.Signals, readyLines: number): Promise<Demo> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, [...cli, 'demo', '--shards', '2', '--replicas', '1', '--port', '0', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, [...cli, 'demo', ...args, '--port', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.teardown(async () => {
     if (child.exitCode === null) {
-      child.kill('SIGINT');
+      child.kill(signal);
       await exited;
     }
   });
-  const ready = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line in 90 s; stderr:\n${stderr}`)), 90_000);
+  const ready = await new Promise<string[]>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${readyLines} ready line(s) in 90 s; stderr:\n${stderr}`)), 90_000);
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      const m = /^ready: (postgres:\/\/\S+)$/m.exec(stdout);
-      if (m !== null) {
+      const urls = [...stdout.matchAll(/^ready: (postgres:\/\/\S+)$/gm)].map((m) => m[1]!);
+      if (urls.length === readyLines) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(urls);
       }
     });
     child.on('exit', () => reject(new Error(`demo exited early; stderr:\n${stderr}`)));
   });
+  return { child, exited, dir, ready, stdout: () => stdout, stderr: () => stderr };
+}
+
+void t.test('demo: ready line, working connection, admin console, clean stop on SIGINT', async (t) => {
+  const demo = await startDemo(t, 'pgshard-cli-demo-', ['--shards', '2', '--replicas', '1'], 'SIGINT', 1);
+  const { child, exited, dir } = demo;
+  const stdout = demo.stdout();
+  const ready = demo.ready[0]!;
   t.match(ready, /^postgres:\/\/app:[0-9a-f]+@127\.0\.0\.1:\d+\/app$/);
   const client = new pg.Client({ connectionString: ready });
   await client.connect();
@@ -72,7 +93,7 @@ void t.test('demo: ready line, working connection, admin console, clean stop on 
   const pools = await admin.query({ text: 'SHOW POOLS', rowMode: 'array' } as pg.QueryConfig);
   t.ok(pools.rows.length >= 1, 'SHOW POOLS lists the pool the first client used');
   await admin.end();
-  const pids = [...stderr.matchAll(/on 127\.0\.0\.1:(\d+)/g)].length;
+  const pids = [...demo.stderr().matchAll(/on 127\.0\.0\.1:(\d+)/g)].length;
   t.ok(pids >= 4, 'two primaries and two replicas were started');
   const postmasters = ['shard0-primary', 'shard0-replica1', 'shard1-primary', 'shard1-replica1']
     .map((n) => join(dir, n, 'postmaster.pid'))
@@ -85,33 +106,9 @@ void t.test('demo: ready line, working connection, admin console, clean stop on 
 });
 
 void t.test('demo --etcd 2 --sync: two proxies share one etcd and one of them leads; SIGTERM stops everything', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgshard-cli-etcd-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, [...cli, 'demo', '--shards', '1', '--replicas', '1', '--port', '0', '--dir', dir, '--etcd', '2', '--sync'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.teardown(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
-  const ready = await new Promise<string[]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no two ready lines in 90 s; stderr:\n${stderr}`)), 90_000);
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const urls = [...stdout.matchAll(/^ready: (postgres:\/\/\S+)$/gm)].map((m) => m[1]!);
-      if (urls.length === 2) {
-        clearTimeout(timer);
-        resolve(urls);
-      }
-    });
-    child.on('exit', () => reject(new Error(`demo exited early; stderr:\n${stderr}`)));
-  });
+  const demo = await startDemo(t, 'pgshard-cli-etcd-', ['--shards', '1', '--replicas', '1', '--etcd', '2', '--sync'], 'SIGTERM', 2);
+  const { child, exited, dir } = demo;
+  const ready = demo.ready;
   for (const url of ready) t.match(url, /^postgres:\/\/app:[0-9a-f]+@127\.0\.0\.1:\d+\/app$/);
   t.not(ready[0], ready[1], 'each proxy has its own address');
   const leaders: string[] = [];
@@ -135,6 +132,7 @@ void t.test('demo --etcd 2 --sync: two proxies share one etcd and one of them le
     t.match(config, /replication: sync/, `proxy ${i}'s config asks for synchronous failover`);
     t.match(config, /kind: etcd/, `proxy ${i} coordinates through etcd`);
   }
+  const stderr = demo.stderr();
   const primaryPort = Number(/shard0-primary up on 127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]);
   // Straight to the primary over its unix socket (trust): the demo made replication synchronous.
   const direct = new pg.Client({ host: join(dir, 'sock'), port: primaryPort, user: 'postgres', database: 'postgres' });

@@ -14,18 +14,18 @@
 import t from 'tap';
 import pg from 'pg';
 import { execFile } from 'node:child_process';
-import { chown, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DATABASE, USERS, sleep, startTestCluster, waitUntil } from '../helpers/proxy-fixture.js';
 import { FailoverActions, query, type FailoverNode } from '../../proxy/failover/failover-actions.js';
 import { FailoverRunner } from '../../proxy/failover/failover-runner.js';
 import { localRejoin, type LocalServer } from '../../proxy/failover/rejoin.js';
+import { writePrivateFile } from '../../proxy/failover/local-server.js';
 import { formatConninfo, parseConninfo, withServer } from '../../proxy/failover/conninfo.js';
 import { silentLogger } from '../../proxy/logger.js';
 import { initialFailoverState } from '../../topology/failover/initial-state.js';
 import { nodeIdOf, type FailoverAction, type FailoverEvent, type FailoverLimits, type NodeSample } from '../../topology/failover/failover-types.js';
 import { parseLsnOrNull } from '../../topology/lsn.js';
-import { postgresBinDir, postgresUserIds, runsAsPostgresUser, type PgNode } from '../../proxy/demo/postgres-node.js';
+import { postgresBinDir, runsAsPostgresUser, type PgNode } from '../../proxy/demo/postgres-node.js';
 
 const LIMITS: FailoverLimits = {
   enabled: true,
@@ -64,14 +64,7 @@ function localServer(node: PgNode): LocalServer {
     stop: (mode) => node.stop(mode),
     start: () => node.start(),
     runBinary,
-    async writePrivateFile(path, content) {
-      await rm(path, { force: true });
-      await writeFile(path, content, { mode: 0o600 });
-      if (runsAsPostgresUser) {
-        const { uid, gid } = postgresUserIds();
-        await chown(path, uid, gid);
-      }
-    },
+    writePrivateFile,
   };
 }
 
