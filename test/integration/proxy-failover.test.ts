@@ -210,15 +210,21 @@ void t.test('with failover.rejoin, the killed old primary is rewound and rejoins
   await waitUntil('the old primary runs again, as a replica', async () => oldPrimary.isRunning() && (await oldPrimary.isInRecovery().catch(() => false)), 60_000).catch((err: unknown) => {
     throw new Error(`${String(err)}\n${failoverLogOf(proxy)}`);
   });
-  const upstream = await oldPrimary.sql('SELECT sender_port FROM pg_stat_wal_receiver');
-  t.equal(Number(upstream[0]?.['sender_port']), replica.port, 'it streams from the new primary');
+  // Its WAL receiver starts a moment after the server does.
+  await waitUntil('it streams from the new primary', async () => Number((await oldPrimary.sql('SELECT sender_port FROM pg_stat_wal_receiver'))[0]?.['sender_port']) === replica.port, 10_000);
+  t.pass('it streams from the new primary');
   await waitUntil(
     'it is back in read routing',
     async () => (await adminQuery(admin, 'SHOW NODES')).rows.some((r: Record<string, unknown>) => r['node'] === idOf(oldPrimary) && r['observed_role'] === 'replica' && r['routable'] === true),
     20_000,
   );
-  const status = (await adminQuery(admin, 'SHOW FAILOVER')).rows[0] as Record<string, string>;
-  t.notOk((status['fenced'] ?? '').includes(idOf(oldPrimary)), 'no longer fenced once it rejoined');
+  // The rejoin action finishes (unfence, repoint) a moment after the node is back in read routing.
+  await waitUntil(
+    'its rejoin is finished',
+    async () => !String((await adminQuery(admin, 'SHOW FAILOVER')).rows[0]?.['fenced'] ?? '').includes(idOf(oldPrimary)),
+    20_000,
+  );
+  t.pass('no longer fenced once it rejoined');
   await writer.stop();
   const acked = [...writer.acked];
   await waitUntil('it replayed every acknowledged write', async () => {
