@@ -7,7 +7,7 @@
 // - strong: the primary.
 // - sync (read-your-writes): a routable replica whose replay LSN (as last seen) is at or past the
 //   session's last commit on the shard; none → wait up to reads.syncWaitMs for a routable replica to
-//   reach it (only for replicas whose known lag is within that wait); still none → the primary. A session without a recorded commit reads any routable replica.
+//   reach it (only for replicas whose known lag is within twice that wait); still none → the primary. A session without a recorded commit reads any routable replica.
 // - bounded: a routable replica whose staleness bound is ≤ maxStalenessMs. The bound is its lag in ms
 //   plus the time elapsed since the lag was measured (NodeView.lagAtMs): the replica may have
 //   replayed nothing since, so only the sum is a bound that holds now. None → the primary.
@@ -97,8 +97,9 @@ export function chooseReplica(input: ReplicaChoiceInput): ReplicaChoice {
       const replayed = routable.filter((c) => lsnReached(c.node.replayLsn, lsn));
       if (replayed.length > 0) return { kind: 'replica', node: leastLoaded(replayed, rotation) };
       if (input.waited === true || input.syncWaitMs <= 0) return { kind: 'primary', reason: 'not-replayed' };
-      // A replica known to lag more than the wait cannot catch up in time: waiting for it is hopeless.
-      const hopeful = routable.filter((c) => c.node.lagMs === null || c.node.lagMs <= input.syncWaitMs);
+      // A replica known to lag far more than the wait (twice: the lag is a coarse, noisy measure) will
+      // not catch up in time: waiting for it is hopeless.
+      const hopeful = routable.filter((c) => c.node.lagMs === null || c.node.lagMs <= 2 * input.syncWaitMs);
       if (hopeful.length === 0) return { kind: 'primary', reason: 'not-replayed' };
       return { kind: 'wait', candidates: byLoad(hopeful), lsn, timeoutMs: input.syncWaitMs };
     }
