@@ -276,8 +276,13 @@ void t.test('failover after kill -9, then a planned switchover, then rejoin — 
     async () => (await replica1.sql(`SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming' AND sender_port = ${replica2.port}`)).length === 1,
     15_000,
   );
-  const wr = (await replica1.sql('SELECT received_tli, sender_port FROM pg_stat_wal_receiver'))[0]!;
-  t.equal(wr.received_tli, 2, 'replica1 follows the new timeline (recovery_target_timeline = latest)');
+  // It streams the old timeline up to the fork first, then timeline 2.
+  await waitUntil(
+    'replica1 to receive timeline 2',
+    async () => (await replica1.sql('SELECT received_tli FROM pg_stat_wal_receiver'))[0]?.received_tli === 2,
+    15_000,
+  );
+  t.pass('replica1 follows the new timeline (recovery_target_timeline = latest)');
   const slot = (await replica2.sql("SELECT active FROM pg_replication_slots WHERE slot_name = 'shard0_replica1'"))[0];
   t.equal(slot?.active, true, "replica1's replication slot was created on the new primary and is in use");
   await replica2.sql("INSERT INTO t VALUES (201, 'on the new primary')", DATABASE);
