@@ -322,7 +322,8 @@ export class FailoverCoordinator {
   }
 
   private afterTransition(g: Group, state: FailoverState): void {
-    const hold = this.opts.config.failover.enabled && (state.writesPaused || state.primary === null || NO_PRIMARY.has(state.phase));
+    // Holding only makes sense where a replica can take over: a shard without one fails as its primary does.
+    const hold = this.opts.config.failover.enabled && g.nodes.length > 1 && (state.writesPaused || state.primary === null || NO_PRIMARY.has(state.phase));
     if (!hold && state.primary !== null && state.primary !== g.routedPrimary && state.term >= g.routedTerm) {
       // The machine has a new primary: route now (the route action that follows finds it done), so that
       // waiters released from the hold go to the new primary rather than the old one.
