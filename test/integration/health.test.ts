@@ -187,9 +187,10 @@ void t.test('SHOW NODES in the admin console of a running proxy', async (t) => {
   t.teardown(() => admin.end().catch(() => undefined));
   const replica = cluster.shards[0]!.replicas[0]!;
   let rows: Record<string, unknown>[] = [];
-  await waitUntil('both nodes checked and up', async () => {
+  // Routable needs the lag, i.e. a sample of both nodes: the replica may be checked first.
+  await waitUntil('both nodes checked and up, the replica routable', async () => {
     rows = (await admin.query('SHOW NODES')).rows as Record<string, unknown>[];
-    return rows.length === 2 && rows.every((r) => r['state'] === 'up');
+    return rows.length === 2 && rows.every((r) => r['state'] === 'up') && rows.some((r) => r['observed_role'] === 'replica' && r['routable'] === true);
   }, 10_000);
   const byRole = new Map(rows.map((r) => [String(r['observed_role']), r]));
   t.equal(byRole.get('primary')?.['shard'], 'shard0');
