@@ -3,36 +3,13 @@
 // the time since the lag was measured, least in-flight first and tie rotation.
 import t from 'tap';
 import type { NodeView } from '../../../topology/health/node-health.js';
+import { replicaView } from '../../helpers/node-views.js';
 import { chooseReplica, stalenessBoundMs, type ReplicaCandidate, type ReplicaChoiceInput } from '../../../topology/replica-choice.js';
 
 const NOW = 1_000_000;
 
 function node(name: string, over: Partial<NodeView> = {}): NodeView {
-  return {
-    key: `db/s0/${name}:5432`,
-    database: 'db',
-    shard: 's0',
-    address: `${name}:5432`,
-    configuredRole: 'replica',
-    observedRole: 'replica',
-    state: 'up',
-    up: true,
-    failures: 0,
-    promoted: false,
-    receiving: true,
-    upstream: null,
-    currentLsn: null,
-    receiveLsn: 1000n,
-    replayLsn: 1000n,
-    lagBytes: 0n,
-    lagMs: 0,
-    lagAtMs: NOW,
-    routable: true,
-    lastCheckAtMs: NOW,
-    sampledAtMs: NOW,
-    lastError: null,
-    ...over,
-  };
+  return replicaView('db', 's0', `${name}:5432`, NOW, over);
 }
 
 const c = (n: NodeView, inFlight = 0): ReplicaCandidate => ({ node: n, inFlight });

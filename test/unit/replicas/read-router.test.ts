@@ -6,6 +6,7 @@
 import t from 'tap';
 import type { NodeView } from '../../../topology/health/node-health.js';
 import type { HealthChecker } from '../../../proxy/health/health-checker.js';
+import { replicaView } from '../../helpers/node-views.js';
 import { PoolRegistry } from '../../../proxy/backend/pool-registry.js';
 import { ReadRouter, initialReadSettings, type ReadSettings } from '../../../proxy/replicas/read-router.js';
 import { parseConfig } from '../../../topology/config/load-config.js';
@@ -24,31 +25,7 @@ const db = config.databases[0]!;
 const user = config.users[0]!;
 
 function view(port: number, replayLsn: bigint, over: Partial<NodeView> = {}): NodeView {
-  return {
-    key: `db/s0/127.0.0.1:${port}`,
-    database: 'db',
-    shard: 's0',
-    address: `127.0.0.1:${port}`,
-    configuredRole: 'replica',
-    observedRole: 'replica',
-    state: 'up',
-    up: true,
-    failures: 0,
-    promoted: false,
-    receiving: true,
-    upstream: null,
-    currentLsn: null,
-    receiveLsn: replayLsn,
-    replayLsn,
-    lagBytes: 0n,
-    lagMs: 0,
-    lagAtMs: Date.now(),
-    routable: true,
-    lastCheckAtMs: Date.now(),
-    sampledAtMs: Date.now(),
-    lastError: null,
-    ...over,
-  };
+  return replicaView('db', 's0', `127.0.0.1:${port}`, Date.now(), { receiveLsn: replayLsn, replayLsn, ...over });
 }
 
 void t.test('choice by consistency, hints, stickiness and unknown positions', async (t) => {
