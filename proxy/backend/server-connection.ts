@@ -171,6 +171,7 @@ export class ServerConnection implements FrameHandler {
 
   /** Returns true when the chunk's bytes stay referenced (the socket then reads into a new buffer). */
   private onData(chunk: Buffer): boolean {
+    const first = this.listener;
     try {
       this.reader.push(chunk, this);
     } catch (err) {
@@ -179,7 +180,13 @@ export class ServerConnection implements FrameHandler {
       this.socket.destroy();
       return true;
     }
-    return this.listener?.onBackendChunkEnd() ?? false;
+    // A listener that let the connection go within this chunk (its answer ended here, and the pool may
+    // already have lent the connection to someone else) can still have the chunk's bytes queued for
+    // its client: the next read must not go into the same buffer then.
+    const last = this.listener;
+    const firstKeeps = first !== null && first !== last && first.onBackendChunkEnd();
+    const lastKeeps = last?.onBackendChunkEnd() ?? false;
+    return firstKeeps || lastKeeps;
   }
 
   private onClose(): void {
