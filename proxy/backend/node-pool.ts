@@ -19,11 +19,16 @@ export interface PoolLimits {
   readonly lifetimeMs: number;
 }
 
+/** Called once with a connection, or once with the error that ended the wait. */
+export type AcquireCallback = (err: ProxyError | null, conn: ServerConnection | null) => void;
+
 interface Waiter {
-  resolve(conn: ServerConnection): void;
-  reject(err: ProxyError): void;
-  timer: NodeJS.Timeout;
-  since: number;
+  readonly done: AcquireCallback;
+  readonly since: number;
+  /** Date.now() value after which the wait fails. */
+  deadline: number;
+  /** The hold that set the deadline, if any (its error is the one the waiter gets). */
+  hold: PoolHold | null;
 }
 
 /** Why acquirers wait, and for how long at most, while a pool is on hold. */
@@ -59,6 +64,12 @@ export class NodePool {
   private connectErrors = 0;
   private lastConnectError: ProxyError | null = null;
   private readonly sweeper: NodeJS.Timeout;
+  /**
+   * One timer for every waiter's deadline, armed for the earliest: a waiter that is served in time (the
+   * common case under load) costs no timer of its own.
+   */
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineAt = Number.POSITIVE_INFINITY;
   private held: PoolHold | null = null;
   /** Set by redirect(): this pool is retired and `successor` serves its acquirers. */
   private successor: NodePool | null = null;
@@ -105,32 +116,76 @@ export class NodePool {
   }
 
   acquire(): Promise<ServerConnection> {
-    if (this.successor !== null) return this.successor.acquire();
-    if (this.closed) return Promise.reject(ProxyError.shuttingDown());
-    const conn = this.tryAcquire();
-    if (conn !== null) return Promise.resolve(conn);
-    const hold = this.held;
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        since: Date.now(),
-        timer: setTimeout(() => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          this.timeouts++;
-          reject(
-            hold !== null
-              ? hold.timeoutError()
-              : this.lastConnectError !== null && this.size === 0
-                ? this.lastConnectError
-                : ProxyError.poolTimeout(this.name, this.limits.acquireTimeoutMs),
-          );
-        }, hold?.waitMs ?? this.limits.acquireTimeoutMs),
-      };
-      this.waiters.push(waiter);
-      this.grow();
+      this.acquireThen((err, conn) => (err === null ? resolve(conn!) : reject(err)));
     });
+  }
+
+  /**
+   * acquire() without a promise: `done` runs synchronously when a connection is idle, else once a
+   * connection is released to this waiter or its deadline passes. The relay's hot path uses it.
+   */
+  acquireThen(done: AcquireCallback): void {
+    if (this.successor !== null) return this.successor.acquireThen(done);
+    if (this.closed) return done(ProxyError.shuttingDown(), null);
+    const conn = this.tryAcquire();
+    if (conn !== null) return done(null, conn);
+    const hold = this.held;
+    const since = Date.now();
+    this.waiters.push({ done, since, deadline: since + (hold?.waitMs ?? this.limits.acquireTimeoutMs), hold });
+    this.armDeadline(since + (hold?.waitMs ?? this.limits.acquireTimeoutMs));
+    this.grow();
+  }
+
+  /** Makes sure the deadline timer fires by `at`. */
+  private armDeadline(at: number): void {
+    if (this.deadlineTimer !== null && this.deadlineAt <= at) return;
+    if (this.deadlineTimer !== null) clearTimeout(this.deadlineTimer);
+    this.deadlineAt = at;
+    this.deadlineTimer = setTimeout(() => this.expireOverdue(), Math.max(0, at - Date.now()));
+  }
+
+  /** Fails every waiter whose deadline has passed and re-arms the timer for the next one. */
+  private expireOverdue(): void {
+    this.deadlineTimer = null;
+    this.deadlineAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    const overdue: Waiter[] = [];
+    let kept = 0;
+    for (const w of this.waiters) {
+      if (w.deadline <= now) {
+        overdue.push(w);
+      } else {
+        this.waiters[kept++] = w;
+        if (w.deadline < next) next = w.deadline;
+      }
+    }
+    this.waiters.length = kept;
+    if (next !== Number.POSITIVE_INFINITY) this.armDeadline(next);
+    for (const w of overdue) {
+      this.timeouts++;
+      w.done(this.timeoutErrorFor(w), null);
+    }
+  }
+
+  private timeoutErrorFor(w: Waiter): ProxyError {
+    if (w.hold !== null) return w.hold.timeoutError();
+    if (this.lastConnectError !== null && this.size === 0) return this.lastConnectError;
+    return ProxyError.poolTimeout(this.name, this.limits.acquireTimeoutMs);
+  }
+
+  /** Ends every wait with `err` (pool closing, node unreachable). */
+  private failWaiters(err: ProxyError): void {
+    for (const w of this.waiters.splice(0)) w.done(err, null);
+    this.disarmDeadline();
+  }
+
+  private disarmDeadline(): void {
+    if (this.deadlineTimer === null) return;
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+    this.deadlineAt = Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -141,19 +196,16 @@ export class NodePool {
     if (this.closed) return;
     this.held = hold;
     for (const conn of this.idle.splice(0)) conn.destroy();
-    // Those already waiting get the failover's bound too.
+    // Those already waiting get the failover's bound too, counted from when they began to wait.
+    if (this.waiters.length === 0) return;
+    this.disarmDeadline();
+    let next = Number.POSITIVE_INFINITY;
     for (const w of this.waiters) {
-      clearTimeout(w.timer);
-      w.timer = setTimeout(() => this.expire(w, hold.timeoutError()), Math.max(0, w.since + hold.waitMs - Date.now()));
+      w.deadline = w.since + hold.waitMs;
+      w.hold = hold;
+      if (w.deadline < next) next = w.deadline;
     }
-  }
-
-  private expire(w: Waiter, err: ProxyError): void {
-    const i = this.waiters.indexOf(w);
-    if (i < 0) return;
-    this.waiters.splice(i, 1);
-    this.timeouts++;
-    w.reject(err);
+    this.armDeadline(next);
   }
 
   /** Ends a hold: waiters are served again. */
@@ -181,10 +233,8 @@ export class NodePool {
     this.successor = to;
     this.held = null;
     // Waiters move before close(), which would fail them.
-    for (const w of this.waiters.splice(0)) {
-      clearTimeout(w.timer);
-      to.acquire().then(w.resolve, w.reject);
-    }
+    for (const w of this.waiters.splice(0)) to.acquireThen(w.done);
+    this.disarmDeadline();
     this.close();
   }
 
@@ -204,9 +254,9 @@ export class NodePool {
     }
     const waiter = this.held === null ? this.waiters.shift() : undefined;
     if (waiter !== undefined) {
-      clearTimeout(waiter.timer);
+      // The deadline timer stays armed: when it fires it finds this waiter gone and re-arms or stops.
       this.lend(conn);
-      waiter.resolve(conn);
+      waiter.done(null, conn);
       return;
     }
     this.idle.push(conn);
@@ -259,10 +309,7 @@ export class NodePool {
   close(): void {
     this.closed = true;
     clearInterval(this.sweeper);
-    for (const w of this.waiters.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(ProxyError.shuttingDown());
-    }
+    this.failWaiters(ProxyError.shuttingDown());
     for (const conn of this.idle.splice(0)) conn.destroy();
   }
 
@@ -285,12 +332,7 @@ export class NodePool {
           this.log.warn({ pool: this.name, err: err.message }, 'server connection failed');
           if (this.onConnectError?.() === true) return;
           // Nobody else is coming to serve the waiters: fail them now rather than at their deadline.
-          if (this.size === 0) {
-            for (const w of this.waiters.splice(0)) {
-              clearTimeout(w.timer);
-              w.reject(err);
-            }
-          }
+          if (this.size === 0) this.failWaiters(err);
         },
       );
     }

@@ -7,7 +7,7 @@
 // Message flow reference: https://www.postgresql.org/docs/15/protocol-flow.html
 
 import type { Socket } from 'node:net';
-import { asProxyError, errorResponseFrame, ProxyError } from '../errors.js';
+import { errorResponseFrame, ProxyError } from '../errors.js';
 import { assertNever } from '../../planner/assert-never.js';
 import type { SessionEffect } from '../../planner/session-effects.js';
 import type { BackendListener, ServerConnection } from '../backend/server-connection.js';
@@ -815,27 +815,31 @@ export class QueryRelay implements BackendListener, StatementLookup {
   private acquireAsync(): void {
     this.acquiring = true;
     this.waitingSince = Date.now();
-    this.pool.acquire().then(
-      (conn) => {
-        this.acquiring = false;
-        this.waitingSince = 0;
-        if (this.closed) {
-          this.pool.release(conn);
-          return;
-        }
-        this.attach(conn, true);
-        this.pump();
-        this.flushServer();
-      },
-      (err: unknown) => {
-        this.acquiring = false;
-        this.waitingSince = 0;
-        if (this.closed) return;
-        this.failBatch(asProxyError(err));
-        this.pump();
-        this.flushServer();
-      },
-    );
+    let inCall = true;
+    this.pool.acquireThen((err, conn) => {
+      // Answered at once (pool closing, or a redirected pool with an idle connection): finish outside
+      // pump(), which called us. Otherwise a release() hands the connection over, synchronously.
+      if (inCall) queueMicrotask(() => this.acquired(err, conn));
+      else this.acquired(err, conn);
+    });
+    inCall = false;
+  }
+
+  private acquired(err: ProxyError | null, conn: ServerConnection | null): void {
+    this.acquiring = false;
+    this.waitingSince = 0;
+    if (err !== null) {
+      if (this.closed) return;
+      this.failBatch(err);
+    } else {
+      if (this.closed) {
+        this.pool.release(conn!);
+        return;
+      }
+      this.attach(conn!, true);
+    }
+    this.pump();
+    this.flushServer();
   }
 
   /** No server connection could be had: answer the next batch with the error, as Postgres would. */
