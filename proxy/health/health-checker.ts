@@ -76,6 +76,11 @@ interface NodeEntry {
   readonly id: NodeIdentity;
   readonly key: string;
   readonly link: NodeLink;
+  /**
+   * A second connection for replay polls: a read waiting for its write to reach the replica must not
+   * queue behind a regular check (a few ms under load, a whole timeout when the check hangs).
+   */
+  readonly pollLink: NodeLink;
   readonly shard: ShardEntry;
   health: NodeHealth;
   /** Routability at the last recomputation (changes are announced). */
@@ -145,6 +150,7 @@ export class HealthChecker {
             id,
             key: nodeKey(id),
             link: new NodeLink(login),
+            pollLink: new NodeLink(login === null ? null : { ...login, nodeName: `${login.nodeName} replay poll` }),
             shard,
             health: initialNodeHealth(role),
             routable: false,
@@ -192,7 +198,7 @@ export class HealthChecker {
       this.wakePoll(node);
     }
     for (const shard of this.shards.values()) for (const w of [...shard.waiters]) this.finishWaiter(shard, w, null);
-    const closing = this.nodes.map((n) => n.link.close());
+    const closing = this.nodes.flatMap((n) => [n.link.close(), n.pollLink.close()]);
     await Promise.allSettled(this.nodes.flatMap((n) => [n.check, n.polling]).filter((p) => p !== null));
     await Promise.allSettled(closing);
   }
@@ -412,7 +418,7 @@ export class HealthChecker {
     node.pollGap = 1;
     try {
       while (this.stopping === null && shard.waiters.size > 0 && this.view(node).routable) {
-        const rows = await node.link.query(REPLAY_SQL, this.config.health.timeoutMs);
+        const rows = await node.pollLink.query(REPLAY_SQL, this.config.health.timeoutMs);
         const lsn = parseLsnOrNull(rows[0]?.[0] ?? null);
         if (lsn !== null) {
           node.health = applyReplayProgress(node.health, lsn);
