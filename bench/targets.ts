@@ -194,6 +194,8 @@ export interface PgshardOptions {
   shards?: readonly { host: string; port: number }[];
   /** The database's `sharding:` config section. */
   sharding?: Record<string, unknown>;
+  /** The proxy's entry point (default: this checkout's dist/proxy/cli.js); another build for A/B runs. */
+  cli?: string;
 }
 
 /** The built proxy (dist/proxy/cli.js start) with one database: by default one shard, `pg`'s primary. */
@@ -218,7 +220,7 @@ export async function startPgshard(pg: BenchPostgres, opts: PgshardOptions = {})
   };
   await writeFile(configFile, stringify(config), { mode: 0o600 });
   await chmod(configFile, 0o600);
-  const cli = join(repoRoot, 'dist', 'proxy', 'cli.js');
+  const cli = opts.cli ?? join(repoRoot, 'dist', 'proxy', 'cli.js');
   const child = spawnTracked(process.execPath, [...(opts.nodeArgs ?? []), cli, 'start', '--config', configFile], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
