@@ -9,6 +9,8 @@
 //   --trials <n>     failover: trials, each on a new cluster and proxy (default 20, 3 with --quick)
 //   --interval-ms <n> failover: health.intervalMs of the proxy (default 1000, the config default)
 //   --pairs <n>      replica-reads: write→read pairs per session (default 20000, 2000 with --quick)
+//   --threads <n>    event-loops: worker threads of the multi-loop proxy (default 2); the section
+//                    (bench/event-loops.ts) runs only when --only lists `event-loops`
 //   --out <file>     markdown results file (default bench/results/latest.md; with only failover and/or
 //                    replica-reads selected, bench/results/<ids joined by +>.md)
 //   --skip-build     use dist/ as it is instead of running tsc -p tsconfig.build.json
@@ -34,10 +36,13 @@ export interface BenchOptions {
   trials: number;
   intervalMs: number;
   pairs: number;
+  /** Run the event-loops experiment (bench/event-loops.ts): only when --only lists it. */
+  eventLoops: boolean;
+  threads: number;
 }
 
 /** --only ids that name a section rather than a pgbench workload. */
-export const SECTION_IDS = ['sharded', 'failover', 'replica-reads'] as const;
+export const SECTION_IDS = ['sharded', 'failover', 'replica-reads', 'event-loops'] as const;
 
 export function positiveInt(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -46,9 +51,9 @@ export function positiveInt(name: string, raw: string | undefined, fallback: num
   return n;
 }
 
-/** Only failover and/or replica-reads selected: their own file, so that latest.md keeps the full run. */
+/** Only sections that start their own servers selected: their own file, so that latest.md keeps the full run. */
 function defaultOutName(only: string[] | undefined, quick: boolean): string {
-  const standalone = only !== undefined && only.length > 0 && only.every((id) => id === 'failover' || id === 'replica-reads');
+  const standalone = only !== undefined && only.length > 0 && only.every((id) => id === 'failover' || id === 'replica-reads' || id === 'event-loops');
   if (standalone) return `${[...new Set(only)].join('+')}${quick ? '-quick' : ''}.md`;
   return quick ? 'quick.md' : 'latest.md';
 }
@@ -66,6 +71,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
       trials: { type: 'string' },
       'interval-ms': { type: 'string' },
       pairs: { type: 'string' },
+      threads: { type: 'string' },
       'skip-build': { type: 'boolean', default: false },
     },
     strict: true,
@@ -86,5 +92,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv): Bench
     trials: positiveInt('--trials', values.trials, quick ? 3 : 20),
     intervalMs: positiveInt('--interval-ms', values['interval-ms'], 1000),
     pairs: positiveInt('--pairs', values.pairs, quick ? 2000 : 20_000),
+    eventLoops: only !== undefined && only.includes('event-loops'),
+    threads: positiveInt('--threads', values.threads, 2),
   };
 }

@@ -43,6 +43,7 @@ import {
 import { pgbenchArgs, type Workload } from './workloads.js';
 import { runShardedSection } from './sharded.js';
 import { runFailoverSection } from './failover.js';
+import { runEventLoopsSection } from './event-loops.js';
 import { runReplicaReadsSection } from './replica-reads.js';
 
 const progress = (line: string): void => {
@@ -172,6 +173,10 @@ async function standaloneSections(opts: BenchOptions): Promise<string[]> {
     progress(`replica-reads: ${opts.pairs} pairs per session...`);
     rows.push(...(await runReplicaReadsSection({ pairs: opts.pairs, sessions: 4 }, progress)));
   }
+  if (opts.eventLoops) {
+    progress(`event-loops: 1 event loop vs ${opts.threads} worker threads...`);
+    rows.push(...(await runEventLoopsSection({ durationSec: opts.durationSec, rounds: opts.rounds, scale: opts.scale, threads: opts.threads }, progress)));
+  }
   return rows;
 }
 
@@ -182,7 +187,7 @@ async function main(): Promise<void> {
   const loadAtStart = uptime();
   const pgbenchPart = opts.workloads.length > 0 || opts.sharded;
   if (pgbenchPart) progress(`pgshard bench: ${opts.rounds} round(s) x ${opts.workloads.length} workload(s) x 3 targets, ${opts.durationSec} s each; ${loadAtStart}`);
-  else progress(`pgshard bench: ${[opts.failover ? 'failover' : '', opts.replicaReads ? 'replica-reads' : ''].filter((x) => x !== '').join(' + ')}; ${loadAtStart}`);
+  else progress(`pgshard bench: ${[opts.failover ? 'failover' : '', opts.replicaReads ? 'replica-reads' : '', opts.eventLoops ? 'event-loops' : ''].filter((x) => x !== '').join(' + ')}; ${loadAtStart}`);
   if (opts.build) {
     progress('building the proxy (tsc -p tsconfig.build.json)...');
     buildProxy();

@@ -196,6 +196,8 @@ export interface PgshardOptions {
   sharding?: Record<string, unknown>;
   /** The proxy's entry point (default: this checkout's dist/proxy/cli.js); another build for A/B runs. */
   cli?: string;
+  /** Arguments after `start --config <file>` (bench/multi-loop-proxy.ts takes `--threads n`). */
+  extraArgs?: string[];
 }
 
 /** The built proxy (dist/proxy/cli.js start) with one database: by default one shard, `pg`'s primary. */
@@ -221,7 +223,7 @@ export async function startPgshard(pg: BenchPostgres, opts: PgshardOptions = {})
   await writeFile(configFile, stringify(config), { mode: 0o600 });
   await chmod(configFile, 0o600);
   const cli = opts.cli ?? join(repoRoot, 'dist', 'proxy', 'cli.js');
-  const child = spawnTracked(process.execPath, [...(opts.nodeArgs ?? []), cli, 'start', '--config', configFile], {
+  const child = spawnTracked(process.execPath, [...(opts.nodeArgs ?? []), cli, 'start', '--config', configFile, ...(opts.extraArgs ?? [])], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

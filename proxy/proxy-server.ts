@@ -214,6 +214,14 @@ export class ProxyServer implements ClientRegistry {
     sock.setTimeout(this.config.pool.connectTimeoutMs, () => sock.destroy());
   }
 
+  /**
+   * Serves a client connection accepted elsewhere (bench/multi-loop-proxy.ts hands each worker thread
+   * the connections a main thread accepts). The socket must not have started reading.
+   */
+  acceptConnection(socket: net.Socket): void {
+    this.accept(socket);
+  }
+
   private accept(socket: net.Socket): void {
     if (this.stopping) {
       socket.end(errorResponseFrame(ProxyError.shuttingDown()));
