@@ -7,7 +7,7 @@
 // Message flow reference: https://www.postgresql.org/docs/15/protocol-flow.html
 
 import type { Socket } from 'node:net';
-import { errorResponseFrame, ProxyError } from '../errors.js';
+import { asProxyError, errorResponseFrame, ProxyError } from '../errors.js';
 import { assertNever } from '../../planner/assert-never.js';
 import type { SessionEffect } from '../../planner/session-effects.js';
 import type { BackendListener, ServerConnection } from '../backend/server-connection.js';
@@ -838,8 +838,14 @@ export class QueryRelay implements BackendListener, StatementLookup {
       }
       this.attach(conn!, true);
     }
-    this.pump();
-    this.flushServer();
+    try {
+      this.pump();
+      this.flushServer();
+    } catch (e) {
+      // This runs inside whoever released the connection (another client's answer being read): a
+      // failure here is this client's, not theirs.
+      this.fail(asProxyError(e));
+    }
   }
 
   /** No server connection could be had: answer the next batch with the error, as Postgres would. */
