@@ -1,12 +1,13 @@
 // The stock PostgreSQL 15 command line tools through pgshard: psql (multi-statement -c, \copy in and
 // out, errors with their SQLSTATE and exit codes) and pgbench (initialisation, then select-only with
-// prepared statements and the default TPC-B-like script, 8 clients each, with no failed transaction).
+// prepared statements and the default TPC-B-like script, 8 clients each, with no failed transaction;
+// then 24 clients through a pool of 3 server connections, where nearly every transaction waits).
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { startProxyFixture, USERS, type FixtureUser } from '../helpers/proxy-fixture.js';
+import { startProxyFixture, startProxyOn, USERS, type FixtureUser } from '../helpers/proxy-fixture.js';
 import { libpqEnv, runCommand, type RunResult } from '../helpers/run-command.js';
 
 const fx = await startProxyFixture(t);
@@ -165,4 +166,35 @@ void t.test('pgbench: init, select-only prepared, TPC-B-like', async (t) => {
     '-c', 'select (select sum(abalance) from pgbench_accounts) = (select sum(bbalance) from pgbench_branches)',
   ]);
   t.equal(check.stdout, `${b.processed}\nt\n`, 'one history row per transaction; account and branch balances agree');
+});
+
+void t.test('pgbench: 24 clients through 3 server connections (every transaction queues for one)', async (t) => {
+  // After the test above: the pgbench tables exist. A second proxy on the same cluster with a tiny pool
+  // makes clients wait for connections that other clients' answers hand over.
+  const small = await startProxyOn(t, fx.cluster, { pool: { sizeMax: 3, acquireTimeoutMs: 20_000 } });
+  const env = libpqEnv({ host: small.host, port: small.port, user: 'app', password: USERS.app.password, database: 'appdb' });
+  const before = await psql(['-c', 'select count(*) from pgbench_history']);
+  let processed = 0;
+  // TPC-B-like with -M prepared is left out: pgbench 15 prepares each statement with a blocking
+  // PQprepare on first use, so a pgbench thread waiting for one client's Parse stops serving its
+  // other clients, who may hold every pooled connection inside their transactions. Through any
+  // transaction pooler with fewer connections than clients that deadlocks until the acquire timeout.
+  // Select-only -M prepared (one round trip per transaction) runs instead.
+  for (const [script, mode] of [['tpcb-like', 'extended'], ['tpcb-like', 'simple'], ['select-only', 'prepared']] as const) {
+    const args = [...(script === 'select-only' ? ['-S'] : []), '-M', mode, '-T', '4', '-c', '24', '-j', '2', '-n'];
+    const r = await run('pgbench', args, { env, timeoutMs: 60_000 });
+    t.equal(r.code, 0, failureOutput(`pgbench ${script} -M ${mode} -c 24 exits 0`, r));
+    const b = pgbenchSummary(r.stdout);
+    t.equal(b.failed, 0, `${script} -M ${mode}: no failed transaction (${b.processed} processed)`);
+    t.notMatch(r.stderr, /error|abort/i, `${script} -M ${mode}: no client aborted`);
+    t.ok(b.processed > 0, `${script} -M ${mode}: transactions went through`);
+    if (script === 'tpcb-like') processed += b.processed;
+  }
+  const check = await psql([
+    '-c', 'select count(*) from pgbench_history',
+    '-c', 'select (select sum(abalance) from pgbench_accounts) = (select sum(bbalance) from pgbench_branches) and (select sum(tbalance) from pgbench_tellers) = (select sum(bbalance) from pgbench_branches)',
+  ]);
+  const [history, consistent] = check.stdout.trim().split('\n');
+  t.equal(Number(history), Number(before.stdout.trim()) + processed, 'one history row per transaction');
+  t.equal(consistent, 't', 'account, teller and branch balances agree');
 });
