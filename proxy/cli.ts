@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
 import { createLogger } from './logger.js';
 import { ProxyServer } from './proxy-server.js';
+import { formatHostPort } from './metrics/metrics-server.js';
 import { createExampleSchema, EXAMPLE_QUERIES, EXAMPLE_SHARDING } from './demo/example-schema.js';
 import { PGSHARD_VERSION } from './version.js';
 import { checkConfigFile, ConfigError, formatProblem, loadConfigFile } from '../topology/config/load-config.js';
@@ -156,6 +157,8 @@ async function runStart(configPath: string): Promise<void> {
   stopOnSignal(() => proxy.stop());
   const addr = await proxy.start();
   process.stdout.write(`ready: listening on ${addr.host}:${addr.port}\n`);
+  const metrics = proxy.metricsAddress;
+  if (metrics !== null) process.stdout.write(`metrics: http://${formatHostPort(metrics.host, metrics.port)}${metrics.path}\n`);
 }
 
 function runCheckConfig(path: string): void {

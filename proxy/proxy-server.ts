@@ -1,6 +1,6 @@
 // The composition root: builds every part from a config snapshot and wires them together.
-// Owns the listening socket, the client registry (cancel keys, clientsMax), the pools, config reload
-// and orderly shutdown. Nothing else creates pools or holds global state.
+// Owns the listening socket, the client registry (cancel keys, clientsMax), the pools, config reload,
+// the metrics endpoint and orderly shutdown. Nothing else creates pools or holds global state.
 
 import net from 'node:net';
 import tls from 'node:tls';
@@ -38,6 +38,8 @@ import type { TopologyStore } from '../topology/coordination/topology-store.js';
 import { readCatalogFacts, readShardedViews } from './executor/catalog-lookup.js';
 import type { KeyType } from '../planner/hash/pg-hash.js';
 import type { LearnedKeyType } from '../planner/plan.js';
+import { ProxyMetrics } from './metrics/proxy-metrics.js';
+import { MetricsServer } from './metrics/metrics-server.js';
 
 const CLASSIFIER_CACHE_ENTRIES = 10_000;
 
@@ -71,6 +73,8 @@ export class ProxyServer implements ClientRegistry {
   private readonly ctx: ProxyContext;
   private secureContext: tls.SecureContext | null;
   private stopping = false;
+  /** The Prometheus endpoint, when metrics.enabled; it reads the state above at scrape time only. */
+  private metricsServer: MetricsServer | null = null;
 
   constructor(config: Config, private readonly options: ProxyServerOptions) {
     this.config = config;
@@ -152,14 +156,21 @@ export class ProxyServer implements ClientRegistry {
     // Transactions a previous run left prepared are resolved before any client can look at the data.
     const recovered = await recoverInDoubt(this.config, this.decisionLog, this.proxyId, this.options.log);
     if (recovered.committed + recovered.rolledBack + recovered.unreachable.length > 0) this.options.log.info(recovered, 'in-doubt recovery done');
+    // Bound before the client port: a metrics port in use fails the start before any client can connect.
+    if (this.config.metrics.enabled) await this.startMetrics();
     const { host, port } = this.config.listen;
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(port, host, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      await this.metricsServer?.stop();
+      throw err;
+    }
     const addr = this.server.address() as net.AddressInfo;
     this.topologyStore = await openTopologyStore(this.config, this.proxyId, this.options.log);
     await this.startHealthAndFailover(this.config);
@@ -172,6 +183,7 @@ export class ProxyServer implements ClientRegistry {
     if (this.stopping) return;
     this.stopping = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const metricsClosed = this.metricsServer?.stop();
     const deadline = Date.now() + this.config.limits.shutdownTimeoutMs;
     // Clients idle between transactions leave at once; others get until the shutdown deadline.
     while (Date.now() < deadline) {
@@ -185,7 +197,32 @@ export class ProxyServer implements ClientRegistry {
     await this.health?.stop();
     await this.topologyStore?.close();
     await closed;
+    await metricsClosed;
     await this.decisionLog?.close();
+  }
+
+  /** Where the metrics endpoint listens (the OS's choice when metrics.port is 0); null when it does not. */
+  get metricsAddress(): { host: string; port: number; path: string } | null {
+    const server = this.metricsServer;
+    const bound = server?.address ?? null;
+    return server === null || bound === null ? null : { ...bound, path: server.path };
+  }
+
+  private async startMetrics(): Promise<void> {
+    const metrics = new ProxyMetrics({
+      config: () => this.config,
+      pools: () => this.pools.all(),
+      primaryOf: (db, shardIndex) => this.pools.primaryOf(db, shardIndex),
+      clients: () => [...this.clients.values()].map(clientView),
+      health: () => this.health,
+      failover: () => this.failover,
+      version: PGSHARD_VERSION,
+    });
+    const server = new MetricsServer(this.config.metrics, metrics, this.options.log);
+    await server.start();
+    // stop() may have run while the port was being bound: it could not close what it did not see.
+    if (this.stopping) await server.stop();
+    else this.metricsServer = server;
   }
 
   // ClientRegistry
@@ -318,8 +355,11 @@ export class ProxyServer implements ClientRegistry {
     // Runtime rules must still fit the new config (all or nothing, like the config itself).
     for (const db of next.databases) this.rulesStore?.effectiveRules(db);
     this.pools.reload(next);
+    const metricsMoved = JSON.stringify(next.metrics) !== JSON.stringify(this.config.metrics);
     this.config = next;
     this.secureContext = secure;
+    if (metricsMoved)
+      this.options.log.warn({ metrics: this.metricsAddress }, 'metrics settings changed: the metrics endpoint keeps its listener until the proxy restarts');
     // Nodes may have changed: a new checker and new failover machines for the new config (the old
     // checker's connections close; the machines restart from the topology store).
     const previous = this.health;

@@ -49,6 +49,8 @@ export interface ProxyOptions {
   reads?: Record<string, unknown>;
   failover?: Record<string, unknown>;
   coordination?: Record<string, unknown>;
+  /** Raw `metrics:` section (e.g. { enabled: true, port: 0 }). */
+  metrics?: Record<string, unknown>;
 }
 
 export interface ClusterOptions {
@@ -113,6 +115,7 @@ export function rawConfigFor(cluster: LocalCluster, opts: ProxyOptions = {}): Re
     ...(opts.reads === undefined ? {} : { reads: opts.reads }),
     ...(opts.failover === undefined ? {} : { failover: opts.failover }),
     ...(opts.coordination === undefined ? {} : { coordination: opts.coordination }),
+    ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
     // Never inside the checkout: each proxy gets its own state directory in the cluster's temp dir.
     state: { dir: opts.stateDir ?? join(cluster.dir, `pgshard-state-${++stateDirs}`) },
   };

@@ -2,7 +2,7 @@
 // proxy, prints a working `ready:` URL, and leaves nothing running after SIGINT; `demo --etcd 2 --sync`
 // runs two proxies sharing one etcd over synchronous replication, one of them leading, and leaves
 // nothing running after SIGTERM; `check-config` and `start` name every bad key of an invalid config
-// and refuse to start.
+// and refuse to start; `start` with metrics prints and serves the endpoint, and refuses a port in use.
 import t from 'tap';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { pidAlive } from '../../proxy/demo/postgres-node.js';
 import type { TeardownTarget } from '../harness/cluster.js';
+import { httpRequest } from '../helpers/prometheus-text.js';
 
 const run = promisify(execFile);
 const cli = ['--import', 'tsx', new URL('../../proxy/cli.ts', import.meta.url).pathname];
@@ -189,4 +190,60 @@ void t.test('check-config and start name every bad key and refuse to run', async
   writeFileSync(good, 'users: [{ name: app, password: x }]\ndatabases: [{ name: app, shards: [{ primary: { host: 127.0.0.1, port: 5432 } }] }]\n');
   const ok = await run(process.execPath, [...cli, 'check-config', good]);
   t.equal(ok.stdout.trim(), `${good}: ok`);
+});
+
+void t.test('start with metrics: prints and serves the endpoint; a metrics port in use stops start, named', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgshard-cli-metrics-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // No PostgreSQL behind it: the proxy starts anyway and reports the node down.
+  const config = (metricsPort: number) =>
+    [
+      'listen: { port: 0 }',
+      'users: [{ name: app, password: x }]',
+      'databases: [{ name: app, shards: [{ primary: { host: 127.0.0.1, port: 1 } }] }]',
+      `metrics: { enabled: true, port: ${metricsPort} }`,
+      'log: { level: silent }',
+    ].join('\n');
+  const first = join(dir, 'first.yaml');
+  writeFileSync(first, config(0));
+  const child = spawn(process.execPath, [...cli, 'start', '--config', first], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+  let stdout = '';
+  const url = await new Promise<URL>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no metrics line in 30 s; stdout:\n${stdout}`)), 30_000);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /^metrics: (http:\/\/\S+)$/m.exec(stdout);
+      if (m !== null) {
+        clearTimeout(timer);
+        resolve(new URL(m[1]!));
+      }
+    });
+  });
+  t.match(stdout, /^ready: listening on 127\.0\.0\.1:\d+$/m);
+  t.equal(url.hostname, '127.0.0.1');
+  t.equal(url.pathname, '/metrics');
+  const port = Number(url.port);
+  const reply = await httpRequest(port, '/metrics');
+  t.equal(reply.status, 200);
+  t.match(reply.body, /^pgshard_info\{version="[^"]+"\} 1$/m);
+
+  const second = join(dir, 'second.yaml');
+  writeFileSync(second, config(port));
+  const refused = await run(process.execPath, [...cli, 'start', '--config', second]).then(
+    () => null,
+    (e: { code: number; stderr: string }) => e,
+  );
+  t.equal(refused?.code, 1, 'start fails');
+  t.match(refused?.stderr ?? '', new RegExp(`metrics\\.port: cannot listen on 127\\.0\\.0\\.1:${port} for the metrics endpoint: the port is already in use`));
+
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'exits 0 on SIGTERM');
+  await t.rejects(httpRequest(port, '/metrics'), { code: 'ECONNREFUSED' }, 'the metrics port is closed');
 });

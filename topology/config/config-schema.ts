@@ -227,6 +227,19 @@ export const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS).default('info'),
 });
 
+export const metricsSchema = z.strictObject({
+  enabled: boolean.default(false),
+  host: nonEmptyString.default('127.0.0.1'),
+  // 0 asks the OS for a free port, as listen.port does (tests read the bound port back).
+  port: integer(0, 65535).default(9930),
+  // Compared with the request's raw path, so only RFC 3986 path characters (non-ASCII percent-encoded);
+  // a query string or fragment would never match what a scraper requests.
+  path: z
+    .string()
+    .regex(/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/, 'expected an absolute URL path like /metrics (no spaces, "?" or "#")')
+    .default('/metrics'),
+});
+
 // ---------------------------------------------------------------------------------------------- config
 
 export const configObjectSchema = z.strictObject({
@@ -241,6 +254,7 @@ export const configObjectSchema = z.strictObject({
   reads: section(readsSchema),
   failover: section(failoverSchema),
   coordination: section(coordinationSchema),
+  metrics: section(metricsSchema),
 });
 
 type IssuePath = (string | number)[];
@@ -312,6 +326,9 @@ export function crossFieldIssues(value: unknown): CrossFieldIssue[] {
     }
   }
 
+  const metricsClash = listenClash(value['listen'], value['metrics']);
+  if (metricsClash !== null) issues.push({ path: ['metrics', 'port'], message: metricsClash });
+
   const databases = value['databases'];
   if (Array.isArray(databases)) {
     checkUnique(
@@ -363,6 +380,25 @@ export function crossFieldIssues(value: unknown): CrossFieldIssue[] {
     });
   }
   return issues;
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
+/**
+ * Why an enabled metrics listener cannot bind beside the client listener, or null. Caught here rather
+ * than at start so `check-config` reports it; only a fixed port on an overlapping address can clash.
+ */
+function listenClash(listen: unknown, metrics: unknown): string | null {
+  if (!isRecord(metrics) || coerceBoolean(metrics['enabled']) !== true) return null;
+  const listenRecord = isRecord(listen) ? listen : {};
+  const listenPort = coerceInteger(listenRecord['port'] ?? 6432);
+  const metricsPort = coerceInteger(metrics['port'] ?? 9930);
+  if (typeof listenPort !== 'number' || listenPort === 0 || listenPort !== metricsPort) return null;
+  const listenHost = listenRecord['host'] ?? '127.0.0.1';
+  const metricsHost = metrics['host'] ?? '127.0.0.1';
+  if (typeof listenHost !== 'string' || typeof metricsHost !== 'string') return null;
+  if (listenHost !== metricsHost && !WILDCARD_HOSTS.has(listenHost) && !WILDCARD_HOSTS.has(metricsHost)) return null;
+  return `port ${listenPort} is also listen.port; the metrics endpoint needs a port of its own`;
 }
 
 /** Sharding rules that span fields: shard indexes in range, each method with its own pieces, no table twice. */
@@ -468,6 +504,7 @@ const KNOWN_KEYS: ReadonlyMap<string, readonly string[]> = new Map<string, reado
   ['reads', Object.keys(readsSchema.shape)],
   ['failover', Object.keys(failoverSchema.shape)],
   ['coordination', Object.keys(coordinationSchema.shape)],
+  ['metrics', Object.keys(metricsSchema.shape)],
   ['pool', Object.keys(poolSchema.shape)],
   ['limits', Object.keys(limitsSchema.shape)],
   ['log', Object.keys(logSchema.shape)],

@@ -207,6 +207,16 @@ export interface LogConfig {
   readonly level: LogLevel;
 }
 
+export interface MetricsConfig {
+  /** Serve Prometheus metrics over HTTP (off unless asked for: it opens another port). */
+  readonly enabled: boolean;
+  readonly host: string;
+  /** 0 lets the OS pick a free port (tests); ProxyServer.metricsAddress reports the bound one. */
+  readonly port: number;
+  /** The URL path scrapes GET, e.g. /metrics. */
+  readonly path: string;
+}
+
 export interface Config {
   readonly listen: ListenConfig;
   readonly users: readonly UserConfig[];
@@ -219,6 +229,7 @@ export interface Config {
   readonly reads: ReadsConfig;
   readonly failover: FailoverConfig;
   readonly coordination: CoordinationConfig;
+  readonly metrics: MetricsConfig;
 }
 
 /** The database name reserved for the admin console. */

@@ -87,6 +87,7 @@ void t.test('a minimal config gets every default', async (t) => {
     reads: { consistency: 'sync', syncWaitMs: 50, maxStalenessMs: 1000 },
     failover: { enabled: true, replication: 'async', promoteLagBytesMax: 16777216, waitMs: 30000, promoteTimeoutMs: 30000, rejoin: false, user: null },
     coordination: { kind: 'local', endpoints: [], leaseTtlMs: 5000, prefix: '/pgshard' },
+    metrics: { enabled: false, host: '127.0.0.1', port: 9930, path: '/metrics' },
   };
   t.strictSame(config, expected);
 });
@@ -553,6 +554,7 @@ void t.test('docs/configuration.md: its YAML examples validate and it documents 
     ['reads', ['reads']],
     ['failover', ['failover']],
     ['coordination', ['coordination']],
+    ['metrics', ['metrics']],
     ['sharding', ['databases', 0, 'sharding']],
     ['sharding.tables[i]', ['databases', 0, 'sharding', 'tables', 0]],
   ];
