@@ -41,6 +41,11 @@ export interface SortKey {
   readonly descending: boolean;
   /** As Postgres defaults it: NULLS FIRST for DESC, NULLS LAST for ASC, unless written. */
   readonly nullsFirst: boolean;
+  /**
+   * The collation of an explicit `COLLATE name` on the sort key, as written (last name part, case
+   * kept: "C", "ucs_basic", "de-x-icu"); absent when none is written (the column's own collation).
+   */
+  readonly collation?: string;
 }
 
 /** How one output column of an aggregate query is combined across shards. */
@@ -48,12 +53,40 @@ export type MergeColumn =
   | { readonly kind: 'group' }
   | { readonly kind: 'count' }
   | { readonly kind: 'sum' }
-  | { readonly kind: 'min' }
-  | { readonly kind: 'max' }
+  /** `collation`: an explicit `COLLATE name` on the argument, as in SortKey. */
+  | { readonly kind: 'min'; readonly collation?: string }
+  | { readonly kind: 'max'; readonly collation?: string }
   | { readonly kind: 'bool_and' }
   | { readonly kind: 'bool_or' }
   /** The shards return sum(x) in this column and count(x) in `count`; the client sees sum / count. */
-  | { readonly kind: 'avg'; readonly count: ColumnRef };
+  | { readonly kind: 'avg'; readonly count: ColumnRef }
+  /**
+   * An expression over merged aggregates and group columns (`coalesce(sum(x), 0)`, `sum(a) / count(*)`),
+   * computed by the proxy per merged row. The shards return a NULL of the expression's own type in
+   * this column (so their RowDescription carries PostgreSQL's type for it) and the aggregates it
+   * reads in other columns, which are never themselves 'expr' columns.
+   */
+  | { readonly kind: 'expr'; readonly expr: MergeExpr };
+
+/** Types a cast in a merged expression may name (PostgreSQL's internal names). */
+export type CastTarget = 'int2' | 'int4' | 'int8' | 'numeric' | 'float4' | 'float8' | 'text';
+
+/**
+ * An expression the proxy evaluates over a merged row, with PostgreSQL's semantics for the operand
+ * types the shards report (proxy/executor/merge/expression.ts). Constants keep their SQL literal's
+ * type: integers int4 (int8, numeric when larger), decimals numeric, strings unknown.
+ */
+export type MergeExpr =
+  | { readonly kind: 'column'; readonly column: ColumnRef }
+  | { readonly kind: 'const'; readonly type: 'int4' | 'int8' | 'numeric' | 'unknown'; readonly text: string | null }
+  | { readonly kind: 'arith'; readonly op: '+' | '-' | '*' | '/'; readonly left: MergeExpr; readonly right: MergeExpr }
+  | { readonly kind: 'negate'; readonly arg: MergeExpr }
+  | { readonly kind: 'cast'; readonly to: CastTarget; readonly arg: MergeExpr }
+  | { readonly kind: 'coalesce'; readonly args: readonly MergeExpr[] }
+  /** NULLIF(arg, value) with an integer constant `value`. */
+  | { readonly kind: 'nullif'; readonly arg: MergeExpr; readonly value: MergeExpr }
+  /** round(arg) (digits null) or round(arg, digits). */
+  | { readonly kind: 'round'; readonly arg: MergeExpr; readonly digits: number | null };
 
 export type Operand =
   | { readonly kind: 'column'; readonly column: ColumnRef }
@@ -159,8 +192,26 @@ export type Plan =
   | { readonly kind: 'transaction'; readonly action: TxAction }
   /** SET / RESET / SHOW of a pgshard.* setting: answered by the proxy, never sent to a shard. */
   | { readonly kind: 'pgshard-setting'; readonly command: 'set' | 'reset' | 'show'; readonly name: string; readonly value: string | null }
-  /** Cannot be routed safely: 0A000 with `hint` saying why and what to do. */
-  | { readonly kind: 'unsupported'; readonly message: string; readonly hint: string };
+  /**
+   * Cannot be routed safely: 0A000 with `hint` saying why and what to do. With `needs`, the plan
+   * depends on a fact of the shards' catalog the planner was not given: the executor reads it and
+   * plans the statement again with it (Planner.plan's `facts`); without the fact this is the error.
+   */
+  | { readonly kind: 'unsupported'; readonly message: string; readonly hint: string; readonly needs?: CatalogNeed };
+
+/** A catalog fact a plan needs: the live columns of a table (in attnum order), as a statement names it. */
+export interface CatalogNeed {
+  readonly kind: 'table-columns';
+  /** The schema the statement names, or null (the session's search_path decides). */
+  readonly schema: string | null;
+  readonly table: string;
+}
+
+/** Catalog facts the executor learnt from a shard, given to the planner for plans that need them. */
+export interface CatalogFacts {
+  /** A table's live (not dropped) column names in attnum order; null: no such table; undefined: not known. */
+  tableColumns(schema: string | null, table: string): readonly string[] | null | undefined;
+}
 
 export type ReadLevel = 'strong' | 'sync' | 'bounded' | 'async';
 

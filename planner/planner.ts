@@ -5,7 +5,7 @@
 // Pure: no I/O, no timers, no logging. Routing rules: docs/routing.md.
 
 import { LRUCache } from 'lru-cache';
-import type { BoundParams, Plan, ReadLevel, SessionRouting, StatementPlan } from './plan.js';
+import type { BoundParams, CatalogFacts, Plan, ReadLevel, SessionRouting, StatementPlan } from './plan.js';
 import { findConsistencyHint } from './routing/hints.js';
 import type { ShardingRules } from './sharding-rules.js';
 import { assertNever } from './assert-never.js';
@@ -14,6 +14,7 @@ import { analyseStatement, bindInsertTemplate, unparsedStatement, type Analysis 
 import { bindRoute } from './routing/route-template.js';
 import { shardOutOfRange } from './routing/messages.js';
 import { isDdlType } from './routing/ddl.js';
+import { bindPositionalInsert } from './routing/positional-insert.js';
 
 interface StatementTemplate {
   readonly text: string;
@@ -39,8 +40,11 @@ export class Planner {
     this.cache = new LRUCache({ max: Math.max(1, Math.floor(opts.cacheEntriesMax)) });
   }
 
-  /** One plan per statement of `sql` (none for an empty string or only comments). */
-  plan(sql: string, params: BoundParams | null, session: SessionRouting): readonly StatementPlan[] {
+  /**
+   * One plan per statement of `sql` (none for an empty string or only comments). `facts` are what
+   * the executor read from a shard's catalog for an earlier plan of the same SQL that `needs` them.
+   */
+  plan(sql: string, params: BoundParams | null, session: SessionRouting, facts: CatalogFacts | null = null): readonly StatementPlan[] {
     try {
       let templates = this.cache.get(sql);
       if (templates === undefined) {
@@ -49,9 +53,9 @@ export class Planner {
       }
       if (templates.length === 1) {
         const only = templates[0] as StatementTemplate;
-        return [this.bind(only, params, session)];
+        return [this.bind(only, params, session, facts)];
       }
-      return templates.map((t) => this.bind(t, params, session));
+      return templates.map((t) => this.bind(t, params, session, facts));
     } catch (err) {
       return [{ text: sql, plan: internalError(err) }];
     }
@@ -93,7 +97,7 @@ export class Planner {
     });
   }
 
-  private bind(t: StatementTemplate, params: BoundParams | null, session: SessionRouting): StatementPlan {
+  private bind(t: StatementTemplate, params: BoundParams | null, session: SessionRouting, facts: CatalogFacts | null): StatementPlan {
     const a = t.analysis;
     if (session.shard !== null && !a.control && !a.hinted) {
       const shard = session.shard;
@@ -112,6 +116,8 @@ export class Planner {
         return withHint(t, bindRoute(this.rules, body.route, params));
       case 'insert':
         return withHint(t, bindInsertTemplate(this.rules, body, params));
+      case 'positional-insert':
+        return withHint(t, bindPositionalInsert(this.rules, body.insert, params, facts));
       default:
         return assertNever(body);
     }

@@ -19,6 +19,7 @@ export const SqlState = {
   featureNotSupported: '0A000',
   programLimitExceeded: '54000',
   numericValueOutOfRange: '22003',
+  divisionByZero: '22012',
   syntaxError: '42601',
   duplicatePreparedStatement: '42P05',
   invalidStatementName: '26000',
@@ -106,6 +107,9 @@ export class ProxyError extends Error {
   /** A value the proxy computed (a sum merged across shards) leaves its type's range, worded as PostgreSQL's. */
   static valueOutOfRange(message: string): ProxyError {
     return new ProxyError(SqlState.numericValueOutOfRange, message);
+  }
+  static divisionByZero(): ProxyError {
+    return new ProxyError(SqlState.divisionByZero, 'division by zero');
   }
   static adminSyntax(message: string, hint?: string): ProxyError {
     return new ProxyError(SqlState.syntaxError, message, 'ERROR', hint === undefined ? {} : { hint });

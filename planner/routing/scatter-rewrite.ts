@@ -1,14 +1,17 @@
 // The shard query and merge spec of a multi-shard read. Works on a clone of the top-level SELECT and
 // deparses it: ORDER BY keys become result columns (visible when they name / number / repeat an
-// output column, hidden columns appended after all visible ones otherwise); LIMIT n OFFSET m becomes
-// LIMIT n+m on the shards; aggregates are re-aggregated (avg as sum + hidden count); GROUP BY keys not
-// in the output become hidden group columns; HAVING moves to the proxy. When the groups live on one
-// shard each (grouped by the shard key) nothing is re-aggregated.
+// output column, hidden columns appended after all visible ones otherwise), with the collation of an
+// explicit COLLATE on the key or on the output column it names; LIMIT n OFFSET m becomes LIMIT n+m
+// on the shards; aggregates are re-aggregated (avg as sum + hidden count); expressions over
+// aggregates are computed by the merge from hidden plain aggregates (aggregate-expr.ts); GROUP BY
+// keys not in the output become hidden group columns; HAVING moves to the proxy. When the groups live
+// on one shard each (grouped by the shard key) nothing is re-aggregated.
 // Owns: the rewrite and Merge construction. Must not: decide which shards run it.
 
-import type { ColumnRef, Merge, MergeColumn, Predicate, SortKey, ValueRef } from '../plan.js';
+import type { ColumnRef, Merge, MergeColumn, MergeExpr, Predicate, SortKey, ValueRef } from '../plan.js';
 import { deparseStatement } from '../sql-parser.js';
-import { as, bodyOf, castType, clone, columnRefFields, constOf, exprKey, isStarRef, list, names, paramIndex, selectBody, str, type Body } from './ast.js';
+import { as, bodyOf, castType, clone, columnRefFields, constOf, exprKey, isStarRef, list, names, paramIndex, selectBody, str, walk, type Body } from './ast.js';
+import { ExprUnsupported, hasAggregate, mergeExprOf, outputName, placeholder, SUPPORTED_EXPRESSIONS } from './aggregate-expr.js';
 
 /** Integer cast targets as the parser names them (`::int` is int4, `::bigint` int8...). */
 const INTEGER_CASTS: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 'smallint', 'integer', 'int', 'bigint']);
@@ -98,18 +101,51 @@ function pushLimit(s: Body, limit: ValueRef | null, offset: ValueRef | null): vo
   }
 }
 
-function sortKey(sortBy: Body, column: ColumnRef): SortKey {
+function sortKey(sortBy: Body, column: ColumnRef, collation: string | null = null): SortKey {
   const dir = str(sortBy['sortby_dir']);
   if (dir === 'SORTBY_USING') fail('ORDER BY ... USING');
   const descending = dir === 'SORTBY_DESC';
   const nulls = str(sortBy['sortby_nulls']);
   const nullsFirst = nulls === 'SORTBY_NULLS_FIRST' ? true : nulls === 'SORTBY_NULLS_LAST' ? false : descending;
-  return { column, descending, nullsFirst };
+  return collation === null ? { column, descending, nullsFirst } : { column, descending, nullsFirst, collation };
+}
+
+/** The collation name of a `COLLATE name` clause (its last part, as written). */
+function collationName(clause: Body): string {
+  return names(clause['collname']).pop() ?? '';
+}
+
+function containsCollate(node: unknown): boolean {
+  let found = false;
+  walk(node, (type) => {
+    if (type === 'CollateClause') found = true;
+  });
+  return found;
+}
+
+/**
+ * A top-level `expr COLLATE name` split into the expression and the name; a COLLATE deeper inside
+ * gives its collation to the whole expression in ways the merge does not follow, so it is refused.
+ */
+function splitCollate(node: unknown, where: string): { expr: unknown; collation: string | null } {
+  const clause = as(node, 'CollateClause');
+  const expr = clause === null ? node : clause['arg'];
+  if (containsCollate(expr)) fail(`COLLATE inside ${where} (write it at the end: ${where === 'an aggregate argument' ? 'min(x COLLATE "C")' : 'ORDER BY x COLLATE "C"'})`);
+  return { expr, collation: clause === null ? null : collationName(clause) };
 }
 
 function ordinal(node: unknown): number | null {
   const c = constOf(node);
   return c !== null && c.kind === 'int' ? Number(c.value) : null;
+}
+
+/** The plain SELECTs of a set operation, left to right. */
+function leafSelects(s: Body): Body[] {
+  if ((str(s['op']) ?? 'SETOP_NONE') === 'SETOP_NONE') return [s];
+  return [s['larg'], s['rarg']].flatMap((arm) => {
+    const b = selectBody(arm);
+    return b === null ? [] : leafSelects(b);
+  });
 }
 
 /** UNION ALL at the top: arms concatenate; ORDER BY may only name output columns. */
@@ -130,7 +166,13 @@ function setOperation(s: Body): Merge {
       index = targets.findIndex((t, i) => t !== null && (starAt < 0 || i < starAt) && (str(t['name']) ?? implicitName(t['val'])) === fields[0]);
     }
     if (index < 0) fail('an ORDER BY of a UNION ALL that is not an output column');
-    orderBy.push(sortKey(sb, { hidden: false, index }));
+    // The output column's collation is any arm's explicit COLLATE (PostgreSQL requires them to agree).
+    let collation: string | null = null;
+    for (const arm of leafSelects(s)) {
+      const target = as(list(arm['targetList'])[index], 'ResTarget');
+      collation ??= target === null ? null : targetCollation(target['val']);
+    }
+    orderBy.push(sortKey(sb, { hidden: false, index }, collation));
   }
   if (s['limitOption'] === 'LIMIT_OPTION_WITH_TIES') fail('FETCH ... WITH TIES');
   const limit = limitRef(s['limitCount'], 'LIMIT');
@@ -144,6 +186,14 @@ interface Target {
   readonly name: string | null;
 }
 
+/**
+ * The collation an output column sorts by when ORDER BY names it (by position or name): its own
+ * top-level COLLATE. A COLLATE deeper inside the target is refused, as in an ORDER BY expression.
+ */
+function targetCollation(val: unknown): string | null {
+  return splitCollate(val, 'an output column that ORDER BY names').collation;
+}
+
 class SelectRewrite {
   private readonly targets: Target[];
   private readonly starAt: number;
@@ -152,6 +202,8 @@ class SelectRewrite {
   private readonly hiddenKinds: MergeColumn[] = [];
   private readonly visibleKinds: MergeColumn[] = [];
   private readonly groupKeys: string[];
+  /** Each target's own top-level COLLATE, read before any rewrite (null: none). */
+  private readonly visibleCollations: (string | null)[];
 
   constructor(
     private readonly s: Body,
@@ -160,7 +212,13 @@ class SelectRewrite {
     const rts = list(s['targetList']).map((t) => as(t, 'ResTarget') ?? {});
     this.targets = rts.map((rt) => ({ key: exprKey(rt['val']), name: str(rt['name']) ?? implicitName(rt['val']) }));
     this.starAt = rts.findIndex((rt) => isStarRef(rt['val']));
-    this.groupKeys = list(s['groupClause']).map((g) => exprKey(g));
+    this.visibleCollations = rts.map((rt) => (as(rt['val'], 'CollateClause') === null ? null : targetCollation(rt['val'])));
+    // GROUP BY 2 groups by the second target's expression.
+    this.groupKeys = list(s['groupClause']).map((g) => {
+      const n = ordinal(g);
+      const target = n === null ? undefined : rts[n - 1];
+      return exprKey(target === undefined ? g : target['val']);
+    });
   }
 
   run(): Merge {
@@ -187,6 +245,8 @@ class SelectRewrite {
       this.groupColumns();
       const h = s['havingClause'];
       if (h !== undefined) {
+        // The proxy compares text in HAVING by the database's collation only.
+        if (containsCollate(h)) fail('COLLATE in HAVING');
         having = havingPredicate(h, (e) => this.aggregateColumn(e));
         delete s['havingClause'];
       }
@@ -221,6 +281,12 @@ class SelectRewrite {
     return { hidden: true, index: this.hidden.length - 1 };
   }
 
+  private outputCollation(index: number): string | null {
+    const rt = as(list(this.s['targetList'])[index], 'ResTarget');
+    // Aggregating rewrites replace targets; their collations were read before (visibleCollations).
+    return this.visibleCollations[index] ?? (rt === null ? null : targetCollation(rt['val']));
+  }
+
   /** A visible output column by expression, or null (targets after a `*` have unknown positions). */
   private visibleByExpr(key: string): ColumnRef | null {
     const i = this.targets.findIndex((t, i) => t.key === key && (this.starAt < 0 || i < this.starAt));
@@ -232,23 +298,27 @@ class SelectRewrite {
     for (const item of list(this.s['sortClause'])) {
       const sb = as(item, 'SortBy');
       if (sb === null) fail('ORDER BY');
-      const node = sb['node'];
-      const n = ordinal(node);
+      const { expr: node, collation } = splitCollate(sb['node'], 'an ORDER BY expression');
+      // A collated key is an expression (SQL99 rules): never an output column's position or name.
+      const n = collation === null ? ordinal(node) : null;
       let col: ColumnRef | null = null;
       if (n !== null) {
         if (n < 1 || (this.starAt < 0 && n > this.targets.length)) fail('ORDER BY position out of range');
         col = { hidden: false, index: n - 1 };
       } else {
-        const fields = columnRefFields(node);
+        const fields = collation === null ? columnRefFields(node) : null;
         if (fields !== null && fields.length === 1) {
           // ORDER BY a bare name prefers an output column of that name (SQL92 rule).
           const i = this.targets.findIndex((t, i) => t.name === fields[0] && (this.starAt < 0 || i < this.starAt));
           if (i >= 0) col = { hidden: false, index: i };
         }
-        col ??= column(node);
+        // The shards still sort by the collated expression: their streams arrive in its order.
+        col ??= collation === null ? column(node) : this.visibleByExpr(exprKey(node)) ?? column(sb['node']);
       }
       if (col === null) fail('an ORDER BY expression that is neither an output column nor computable per group');
-      keys.push(sortKey(sb, col));
+      // ORDER BY 1 or an output name sorts by that column's own COLLATE, if it has one.
+      const own = collation === null && !col.hidden ? this.outputCollation(col.index) : null;
+      keys.push(sortKey(sb, col, collation ?? own));
     }
     return keys;
   }
@@ -264,27 +334,41 @@ class SelectRewrite {
       const val = rt['val'];
       const fn = as(val, 'FuncCall');
       if (fn !== null && isAggregateCall(fn)) {
-        const kind = this.aggregateKind(fn);
-        if (kind === 'avg') {
+        const merged = this.aggregateMerge(fn);
+        if (merged.kind === 'avg') {
           const count = this.addHidden(countOf(fn), { kind: 'count' });
           if (str(rt['name']) === null) rt['name'] = 'avg';
           fn['funcname'] = [{ String: { sval: 'sum' } }];
           this.visibleKinds.push({ kind: 'avg', count });
         } else {
-          this.visibleKinds.push({ kind } as MergeColumn);
+          this.visibleKinds.push(merged);
         }
         continue;
       }
       const castKind = this.castAggregateKind(val);
       if (castKind !== null) {
         // Each shard casts its own partial result; combining the casts gives the cast of the total.
-        this.visibleKinds.push({ kind: castKind } as MergeColumn);
+        this.visibleKinds.push(castKind);
         continue;
       }
-      const found = { aggregate: false, window: false };
-      scanExpr(val, found);
-      if (found.aggregate) fail('an expression over aggregates (select the aggregates and compute it in the client)');
+      if (hasAggregate(val)) {
+        const expr = this.expression(val);
+        rt['name'] = str(rt['name']) ?? outputName(val);
+        rt['val'] = placeholder(val);
+        this.visibleKinds.push({ kind: 'expr', expr });
+        continue;
+      }
       this.visibleKinds.push({ kind: 'group' });
+    }
+  }
+
+  /** An expression over aggregates as the proxy computes it; 0A000 naming what is not supported. */
+  private expression(val: unknown): MergeExpr {
+    try {
+      return mergeExprOf(val, (n) => this.operandColumn(n));
+    } catch (err) {
+      if (err instanceof ExprUnsupported) throw new Unsupported(`${err.message} is not supported in a query that runs on several shards`, `${SUPPORTED_EXPRESSIONS}; otherwise ${HINT_ONE_SHARD}`);
+      throw err;
     }
   }
 
@@ -295,30 +379,37 @@ class SelectRewrite {
    * so the least of the casts is the cast of the least). sum is not among them: rounding each shard's
    * sum is not rounding the total.
    */
-  private castAggregateKind(expr: unknown): 'count' | 'min' | 'max' | null {
+  private castAggregateKind(expr: unknown): MergeColumn | null {
     const cast = as(expr, 'TypeCast');
     if (cast === null) return null;
     const fn = as(cast['arg'], 'FuncCall');
     const target = castType(cast);
-    if (fn === null || target === null || target.array || !isAggregateCall(fn)) return null;
-    const kind = this.aggregateKind(fn);
+    if (fn === null || target === null || target.array || !isAggregateCall(fn) || list(bodyOf(cast['typeName'])?.['typmods']).length > 0) return null;
+    const merged = this.aggregateMerge(fn);
     const type = target.name.toLowerCase();
-    if (kind === 'count' && INTEGER_CASTS.has(type)) return 'count';
-    if ((kind === 'min' || kind === 'max') && (INTEGER_CASTS.has(type) || ORDERED_NUMERIC_CASTS.has(type))) return kind;
+    if (merged.kind === 'count' && INTEGER_CASTS.has(type)) return merged;
+    // A cast of text loses its collation; the cast numbers order as the originals do.
+    if ((merged.kind === 'min' || merged.kind === 'max') && merged.collation === undefined && (INTEGER_CASTS.has(type) || ORDERED_NUMERIC_CASTS.has(type))) return merged;
     return null;
   }
 
-  private aggregateKind(fn: Body): Exclude<MergeColumn['kind'], 'group'> {
+  /** How an aggregate call merges: its kind, and for min/max an explicit COLLATE of the argument. */
+  private aggregateMerge(fn: Body): Exclude<MergeColumn, { kind: 'group' | 'expr' }> {
     const n = names(fn['funcname']);
     const name = (n[n.length - 1] ?? '').toLowerCase();
     if (fn['agg_distinct'] === true) fail(`${name}(DISTINCT ...)`);
     if (list(fn['agg_order']).length > 0 || fn['agg_within_group'] === true) fail(`${name}(... ORDER BY ...)`);
     const kind = MERGEABLE.get(name);
-    if (kind === undefined || kind === 'group' || (n.length > 1 && n[0] !== 'pg_catalog')) {
+    if (kind === undefined || kind === 'group' || kind === 'expr' || (n.length > 1 && n[0] !== 'pg_catalog')) {
       fail(`aggregate ${name} (only count, sum, min, max, avg, bool_and, bool_or combine across shards, unless grouped by the shard key)`);
     }
     if (kind !== 'count' && list(fn['args']).length !== 1) fail(`${name} with ${list(fn['args']).length} arguments`);
-    return kind;
+    if (kind === 'min' || kind === 'max') {
+      const { collation } = splitCollate(list(fn['args'])[0], 'an aggregate argument');
+      return collation === null ? { kind } : { kind, collation };
+    }
+    if (kind === 'avg') return { kind, count: { hidden: true, index: -1 } };
+    return { kind };
   }
 
   /** GROUP BY items that are not output columns become hidden group columns. */
@@ -336,25 +427,36 @@ class SelectRewrite {
     }
   }
 
-  /** A HAVING / ORDER BY operand of an aggregate query: an aggregate or a grouped expression. */
+  /**
+   * A HAVING / ORDER BY operand of an aggregate query: an aggregate, a grouped expression, or an
+   * expression over them that the proxy computes (in a hidden column of its own).
+   */
   private aggregateColumn(expr: unknown): ColumnRef | null {
+    const col = this.operandColumn(expr);
+    if (col !== null || !hasAggregate(expr)) return col;
+    const key = exprKey(expr);
+    const visible = this.visibleByExpr(key);
+    if (visible !== null) return visible;
+    return this.addHidden(placeholder(expr), { kind: 'expr', expr: this.expression(expr) });
+  }
+
+  /** An aggregate call or a grouped expression as a result column (null: neither). */
+  private operandColumn(expr: unknown): ColumnRef | null {
     const key = exprKey(expr);
     const visible = this.visibleByExpr(key);
     if (visible !== null) return visible;
     const fn = as(expr, 'FuncCall');
     if (fn !== null && isAggregateCall(fn)) {
-      const kind = this.aggregateKind(fn);
-      if (kind === 'avg') {
+      const merged = this.aggregateMerge(fn);
+      if (merged.kind === 'avg') {
         const count = this.addHidden(countOf(fn), { kind: 'count' });
         const sum = clone(fn);
         sum['funcname'] = [{ String: { sval: 'sum' } }];
         return this.addHidden({ FuncCall: sum }, { kind: 'avg', count });
       }
-      return this.addHidden(expr, { kind } as MergeColumn);
+      return this.addHidden(expr, merged);
     }
-    const found = { aggregate: false, window: false };
-    scanExpr(expr, found);
-    if (found.aggregate) return null;
+    if (hasAggregate(expr)) return null;
     const groupAt = this.groupKeys.indexOf(key);
     if (groupAt < 0 && !this.dependsOnGroups(expr)) return null;
     return this.addHidden(expr, { kind: 'group' });

@@ -61,6 +61,8 @@ export function implicitName(val: unknown): string | null {
     const t = castType(tc);
     return t?.name ?? null;
   }
+  const collate = as(val, 'CollateClause');
+  if (collate !== null) return implicitName(collate['arg']);
   return null;
 }
 

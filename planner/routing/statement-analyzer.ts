@@ -207,6 +207,7 @@ function onlySingle(inner: Analysis, message: string): Analysis {
     case 'route':
       return { ...inner, body: { kind: 'route', route: { ...inner.body.route, multi: () => ({ kind: 'unsupported', message, hint }) } } };
     case 'insert':
+    case 'positional-insert':
       return fixed(unsupported(message, hint), inner.access, inner.rules);
   }
 }

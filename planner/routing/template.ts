@@ -6,6 +6,7 @@
 import type { Access, Merge, Plan } from '../plan.js';
 import type { ShardedTableRule, ShardingRules } from '../sharding-rules.js';
 import type { InsertTemplate } from './insert-split.js';
+import type { PositionalInsert } from './positional-insert.js';
 import { keyTypeMissing, SCATTER_HINT, unsupported } from './messages.js';
 import type { KeySource, QueryFacts } from './query-analysis.js';
 import { altOf, bindRoute, lazy, type MultiOutcome, type RouteTemplate, type TemplateRestriction } from './route-template.js';
@@ -13,7 +14,9 @@ import { altOf, bindRoute, lazy, type MultiOutcome, type RouteTemplate, type Tem
 export type TemplateBody =
   | { readonly kind: 'fixed'; readonly plan: Plan }
   | { readonly kind: 'route'; readonly route: RouteTemplate }
-  | { readonly kind: 'insert'; readonly insert: InsertTemplate; readonly explain: 'plain' | 'analyze' | null };
+  | { readonly kind: 'insert'; readonly insert: InsertTemplate; readonly explain: 'plain' | 'analyze' | null }
+  /** INSERT ... VALUES without a column list: placed per execution once the table's columns are known. */
+  | { readonly kind: 'positional-insert'; readonly insert: PositionalInsert };
 
 export interface Analysis {
   readonly body: TemplateBody;

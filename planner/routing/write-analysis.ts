@@ -12,6 +12,7 @@ import { keyTypeMissing, SCATTER_HINT, unsupported } from './messages.js';
 import { keySourceOf, QueryAnalyzer } from './query-analysis.js';
 import { classifyRelation, relationName } from './relations.js';
 import { cteWriteProblem, EMPTY_MERGE, fixed, routeOf, UTILITY_WRITE, type Analysis, type Purpose, type TemplateBody } from './template.js';
+import { positionalInsert } from './positional-insert.js';
 
 export function writeAnalysis(rules: ShardingRules, body: Body, type: 'UpdateStmt' | 'DeleteStmt', purpose: Purpose, text: string): Analysis {
   const relation = bodyOf(body['relation']);
@@ -118,6 +119,14 @@ export function insertAnalysis(rules: ShardingRules, body: Body, purpose: Purpos
   const select = as(body['selectStmt'], 'SelectStmt');
   if (select === null) {
     return fixed(unsupported(`INSERT ... DEFAULT VALUES into sharded table "${rel.name}" has no shard key value`, SUPPLY_KEY_HINT), 'write', [rule]);
+  }
+  const facts0 = analyzer.facts(level);
+  const valuesOnly = source === null && facts0.instances.length === 1 && facts0.unlisted.length === 0 && list(select['valuesLists']).length > 0;
+  if (cols.length === 0 && valuesOnly) {
+    // Which value is the key depends on the table's columns: planned per execution, once known.
+    const explain = purpose === 'explain' ? 'plain' : purpose === 'explain-analyze' ? 'analyze' : null;
+    const insert = positionalInsert(rule, keyType, rel, body, explain);
+    return { body: { kind: 'positional-insert', insert }, control: false, access: 'write', rules: [rule], hinted: false };
   }
   if (cols.length === 0) {
     return fixed(

@@ -6,7 +6,7 @@
 // Not the hot path: frames from shards are copied, never referenced after their read.
 
 import { assertNever } from '../../planner/assert-never.js';
-import type { BoundParams, LearnedKeyType, Merge, Plan, StatementPlan } from '../../planner/plan.js';
+import type { BoundParams, CatalogFacts, LearnedKeyType, Merge, Plan, SessionRouting, StatementPlan } from '../../planner/plan.js';
 import type { ShardedTableRule } from '../../planner/sharding-rules.js';
 import { asProxyError, errorResponseFrame, noticeFrame, ProxyError } from '../errors.js';
 import { decodeCommandTag } from '../protocol/backend-messages.js';
@@ -33,8 +33,9 @@ import type { TextOrder } from './merge/value-types.js';
 import type { SessionEffect } from '../../planner/session-effects.js';
 import { mergeCommandTags } from './merge/command-tag.js';
 import type { TwoPhaseCoordinator } from './two-phase-commit.js';
-import type { PlannerLike } from '../session/batch-router.js';
 import type { ProxyContext } from '../context.js';
+import { columnsKey, factsOf, readTableColumns, type TableColumnsCache } from './table-columns.js';
+import { columnKey, readColumnCollations, type ColumnCollations, type ColumnCollationsCache } from './column-collations.js';
 import { CopyIn } from './copy-in.js';
 import { T_BIND, T_CLOSE, T_DESCRIBE, T_EXECUTE, T_FLUSH, T_PARSE, T_QUERY, T_SYNC } from '../protocol/frontend-types.js';
 import { resetSetting, setSetting, showSetting } from '../replicas/session-settings.js';
@@ -75,9 +76,18 @@ interface Portal {
   readonly plans: readonly StatementPlan[];
 }
 
+/** The planner as the executor uses it: it may pass catalog facts a plan `needs` (planner/planner.ts). */
+export interface ExecutorPlanner {
+  plan(sql: string, params: BoundParams | null, session: SessionRouting, facts?: CatalogFacts | null): readonly StatementPlan[];
+}
+
 export interface DistributedHost {
   readonly ctx: ProxyContext;
-  readonly planner: PlannerLike;
+  readonly planner: ExecutorPlanner;
+  /** Tables' columns read from shards, shared by the database's sessions; cleared on DDL. */
+  readonly tableColumns: TableColumnsCache;
+  /** Non-default column collations per shard, for sorted merges; cleared on DDL. */
+  readonly columnCollations: ColumnCollationsCache;
   readonly pools: readonly NodePool[];
   readonly twoPhase: TwoPhaseCoordinator;
   /** The shard of a row whose key has this COPY text form (null: SQL NULL); throws when no shard may hold it. */
@@ -101,6 +111,12 @@ export class DistributedSession {
   private readonly savepoints: string[] = [];
   /** DDL on views ran in the open transaction: re-read the sharded views when it commits. */
   private viewsDirty = false;
+  /**
+   * DDL ran in the open transaction (explicit, or the one a DDL statement runs in): columns read now
+   * may not be committed, so they are kept for this session only (txColumns) until it ends.
+   */
+  private ddlInTransaction = false;
+  private readonly txColumns = new Map<string, readonly string[] | null>();
   /** SET / RESET statements of the open transaction, replayed on shards that join it later. */
   private readonly pendingSettings: string[] = [];
   private readonly portals = new Map<string, Portal>();
@@ -221,7 +237,11 @@ export class DistributedSession {
     }
     const implicit = !this.inTransaction;
     try {
-      for (const sp of plans) await this.runStatement(sp, { sql: sp.text, bind: null, paramTypes: [], describe: true }, implicit && plans.length > 1);
+      for (const [i, planned] of plans.entries()) {
+        // Facts a plan needs are read when it runs: earlier statements of the string may be DDL.
+        const sp = await this.withCatalogFacts(planned, i, sql, null);
+        await this.runStatement(sp, { sql: sp.text, bind: null, paramTypes: [], describe: true }, implicit && plans.length > 1);
+      }
       if (implicit) await this.endTransaction(true);
     } catch (err) {
       this.out.addBuffer(err instanceof StatementFailed ? err.frame : errorResponseFrame(asProxyError(err)));
@@ -254,12 +274,14 @@ export class DistributedSession {
     if (decodeExecute(executeFrame, 0, executeFrame.length).maxRows > 0) {
       throw ProxyError.unsupported('fetching a multi-shard result in chunks (Execute with a row limit) is not supported', 'Fetch all rows at once, or fix the shard key.');
     }
-    const sp = portal.plans[0];
-    if (sp === undefined) {
+    const planned = portal.plans[0];
+    if (planned === undefined) {
       this.out.addBuffer(EMPTY_QUERY_RESPONSE);
       return;
     }
     this.executedSinceSync++;
+    const params: BoundParams = { values: portal.bind.values, formats: portal.bind.paramFormats, types: portal.paramTypes };
+    const sp = await this.withCatalogFacts(planned, 0, portal.sql, params);
     // Statements between two Syncs form one implicit transaction: more than one needs BEGIN on each shard.
     await this.runStatement(sp, { sql: portal.sql, bind: portal.bind, paramTypes: portal.paramTypes, describe }, !this.inTransaction && this.executedSinceSync > 1);
     if (name === '') this.portals.delete(name);
@@ -325,6 +347,54 @@ export class DistributedSession {
 
   // ---- statements --------------------------------------------------------------------------
 
+  /**
+   * A plan that `needs` catalog facts (an INSERT without a column list needs its table's columns),
+   * planned again with them: from this session's transaction when its own DDL may have changed them,
+   * else from the database's cache, else read from shard 0 (the first shard's catalog) inside the
+   * session's transaction, if one is open, so its own DDL is seen.
+   */
+  private async withCatalogFacts(sp: StatementPlan, index: number, sql: string, params: BoundParams | null): Promise<StatementPlan> {
+    const plan = sp.plan;
+    if (plan.kind !== 'unsupported' || plan.needs === undefined || this.failed) return sp;
+    const { schema, table } = plan.needs;
+    const key = columnsKey(schema, table);
+    const cache = this.host.tableColumns;
+    let columns: readonly string[] | null | undefined = this.txColumns.has(key) ? this.txColumns.get(key) : this.ddlInTransaction ? undefined : cache.get(schema, table);
+    if (columns === undefined) {
+      const generation = cache.generation;
+      const p = await this.participant(0, false);
+      const read = await readTableColumns(p.channel, schema, table);
+      if (read.error !== null) throw new StatementFailed(read.error);
+      const found = read.columns;
+      columns = found;
+      if (this.ddlInTransaction) this.txColumns.set(key, found);
+      else if (found !== null) cache.remember(schema, table, found, generation);
+    }
+    const facts = factsOf(new Map<string, readonly string[] | null>([[key, columns]]));
+    return this.host.planner.plan(sql, params, this.relay.routingSettings, facts)[index] ?? sp;
+  }
+
+  /**
+   * Each participant's non-default column collations (by position), for a sorted merge: from the
+   * database's cache, else read on the participant itself (in its transaction, if one is open; not
+   * kept when this transaction's own DDL may have changed them).
+   */
+  private async columnCollationsOf(participants: readonly Participant[]): Promise<ColumnCollations[]> {
+    const cache = this.host.columnCollations;
+    return Promise.all(
+      participants.map(async (p) => {
+        const shard = p.channel.shard;
+        const known = this.ddlInTransaction ? undefined : cache.get(shard);
+        if (known !== undefined) return known;
+        const generation = cache.generation;
+        const read = await readColumnCollations(p.channel);
+        if (read.error !== null) throw new StatementFailed(read.error);
+        if (!this.ddlInTransaction) cache.remember(shard, read.collations, generation);
+        return read.collations;
+      }),
+    );
+  }
+
   /** limits.queryTimeoutMs: a statement still running then is canceled on every shard it runs on (57014). */
   private async runStatement(sp: StatementPlan, inv: Invocation, batchTransaction: boolean): Promise<void> {
     const ms = this.host.ctx.config().limits.queryTimeoutMs;
@@ -380,6 +450,13 @@ export class DistributedSession {
         if (plan.learned.length > 0) this.host.learn(plan.learned);
         // Views made or dropped are looked up once their transaction commits (endTransaction).
         if (plan.reason === 'ddl' && VIEW_DDL.test(inv.sql)) this.viewsDirty = true;
+        if (plan.reason === 'ddl') {
+          // Any table's columns may have changed: read them again, and again once this commits.
+          this.host.tableColumns.clear();
+          this.host.columnCollations.clear();
+          this.txColumns.clear();
+          if (plan.transactional) this.ddlInTransaction = true;
+        }
         return;
       case 'split-insert':
         await this.onShards(
@@ -551,12 +628,15 @@ export class DistributedSession {
     const bind = inv.bind;
     const participants = await Promise.all(shards.map((s) => this.participant(s, transactional)));
     const textOrder = await this.host.textOrder(participants[0]!.channel);
+    const collations = merge.orderBy.length > 0 ? await this.columnCollationsOf(participants) : null;
     const stream = new MergeStream(merge, {
       shards: shards.length,
       rowsMax: limits.mergeRowsMax,
       bytesMax: limits.mergeBytesMax,
       params: bind === null ? null : { values: bind.values, formats: bind.paramFormats, types: inv.paramTypes },
       textOrder,
+      extraFloatDigits: extraFloatDigitsOf(this.relay.state.key),
+      ...(collations === null ? {} : { columnCollation: (position: number, tableOid: number, attnum: number) => collations[position]?.get(columnKey(tableOid, attnum)) }),
     });
     let error: Buffer | null = null;
     let described = false;
@@ -605,7 +685,8 @@ export class DistributedSession {
       regulate();
       return false;
     };
-    const frames = this.requestFor(inv, true);
+    // Per-column result formats name the client's columns only; the hidden ones come as text.
+    const frames = this.requestFor(hiddenFormats(inv, merge.hiddenColumns), true);
     await Promise.all(
       participants.map((p, i) =>
         p.channel.request(frames, {
@@ -826,6 +907,13 @@ export class DistributedSession {
     this.savepoints.length = 0;
     const settings = this.pendingSettings.length > 0;
     this.pendingSettings.length = 0;
+    if (this.ddlInTransaction) {
+      // Other sessions may have read the columns again before this transaction's DDL committed.
+      this.host.tableColumns.clear();
+      this.host.columnCollations.clear();
+      this.ddlInTransaction = false;
+      this.txColumns.clear();
+    }
     if (open.length === 0) {
       this.viewsDirty = false;
       return;
@@ -915,6 +1003,25 @@ export class DistributedSession {
     }
     this.participants.clear();
   }
+}
+
+/**
+ * The session's extra_float_digits, from the SETs and startup parameters it replays on every
+ * connection (the last one wins); PostgreSQL's default 1 when it has none.
+ */
+export function extraFloatDigitsOf(sessionState: string): number {
+  let value = 1;
+  for (const m of sessionState.matchAll(/(?:^|;\n)\s*set\s+(?:session\s+)?"?extra_float_digits"?\s*(?:=|to)\s*'?\s*(-?\d+|default)\s*'?\s*;?\s*(?=;\n|$)/gi)) {
+    value = m[1]!.toLowerCase() === 'default' ? 1 : Number(m[1]);
+  }
+  return Number.isFinite(value) ? Math.max(-15, Math.min(3, value)) : 1;
+}
+
+/** An invocation whose per-column result formats also cover the merge's hidden columns. */
+function hiddenFormats(inv: Invocation, hidden: number): Invocation {
+  const b = inv.bind;
+  if (b === null || hidden === 0 || b.resultFormats.length <= 1) return inv;
+  return { ...inv, bind: { ...b, resultFormats: [...b.resultFormats, ...new Array<number>(hidden).fill(0)] } };
 }
 
 /** A Bind carrying only the parameters a split INSERT part uses, renumbered from $1. */

@@ -6,13 +6,14 @@ import type { ShardingRules } from '../../planner/sharding-rules.js';
 import type { NodePool } from '../backend/node-pool.js';
 import type { ServerConnection } from '../backend/server-connection.js';
 import type { ProxyContext } from '../context.js';
-import type { PlannerLike } from '../session/batch-router.js';
 import type { OwnedFrame, QueryRelay, RelayRouting } from '../session/query-relay.js';
 import { asProxyError, ProxyError } from '../errors.js';
 import type { ShardedTableRule } from '../../planner/sharding-rules.js';
 import type { LearnedKeyType } from '../../planner/plan.js';
 import { placeNull, placeValue, textDatum } from '../../planner/routing/key-values.js';
-import { DistributedSession } from './distributed-session.js';
+import { DistributedSession, type ExecutorPlanner } from './distributed-session.js';
+import { TableColumnsCache } from './table-columns.js';
+import { ColumnCollationsCache } from './column-collations.js';
 import type { TwoPhaseCoordinator } from './two-phase-commit.js';
 import type { TextOrder } from './merge/value-types.js';
 import type { ShardChannel } from './shard-channel.js';
@@ -20,10 +21,14 @@ import { buildQuery } from '../protocol/rewrite.js';
 
 export class ShardedDatabase {
   private readonly sessions = new WeakMap<QueryRelay, DistributedSession>();
+  /** Tables' columns read from shard 0, for INSERTs without a column list; cleared by DDL. */
+  private readonly tableColumns = new TableColumnsCache();
+  /** Non-default column collations per shard, for sorted merges; cleared by DDL. */
+  private readonly columnCollations = new ColumnCollationsCache();
 
   constructor(
     public rules: ShardingRules,
-    public planner: PlannerLike,
+    public planner: ExecutorPlanner,
     private readonly ctx: ProxyContext,
     private readonly twoPhase: TwoPhaseCoordinator,
     /** Key types a CREATE TABLE taught (the next rules snapshot includes them). */
@@ -33,7 +38,7 @@ export class ShardedDatabase {
   ) {}
 
   /** A new rules snapshot (config reload, SHARD TABLE): statements planned from now on use it. */
-  setRules(rules: ShardingRules, planner: PlannerLike): void {
+  setRules(rules: ShardingRules, planner: ExecutorPlanner): void {
     this.rules = rules;
     this.planner = planner;
   }
@@ -112,6 +117,8 @@ export class ShardedDatabase {
         },
         pools,
         twoPhase: this.twoPhase,
+        tableColumns: this.tableColumns,
+        columnCollations: this.columnCollations,
         shardOfKey: (rule, key) => this.shardOfKey(rule, key),
         textOrder: (channel) => this.textOrder(channel),
         learn: (learned) => this.learn(learned),

@@ -7,22 +7,28 @@
 // limits); without GROUP BY there is exactly one result row even if no shard sent one.
 // Result types are the shards' own (count → int8, sum(int4) → int8, sum(int8) → numeric, ...)
 // except avg, whose shard column holds sum(x): numeric for integer and numeric input, float8 for
-// float input. Exactness: integer and numeric arithmetic is exact (BigInt); float sums add the
+// float input. Expression columns (coalesce(sum(x), 0)...) are computed from a finished row's other
+// columns (expression.ts) when first read, so HAVING decides which groups need them. Exactness: integer and numeric arithmetic is exact (BigInt); float sums add the
 // shards' partial sums in float arithmetic, as PostgreSQL's own parallel aggregation combines them.
 // Reference: https://www.postgresql.org/docs/15/functions-aggregate.html
 
 import { ProxyError } from '../../errors.js';
-import type { AggregateMerge as AggregateSpec, MergeColumn } from '../../../planner/plan.js';
+import type { AggregateMerge as AggregateSpec, MergeColumn, MergeExpr } from '../../../planner/plan.js';
 import { assertNever } from '../../../planner/assert-never.js';
 import { addDecimal, decimalToBinary, divideDecimal, finite, formatDecimal, type Decimal } from './decimal.js';
 import { formatFloat4, formatFloat8 } from './float-format.js';
 import { ENTRY_OVERHEAD_BYTES, type MergeBudget } from './merge-budget.js';
 import type { Retype } from './row-codec.js';
-import { compareKeys, decimalOf, equalityKey, keyOf, scalarOf, type Collation, type KeyValue, type Scalar } from './text-values.js';
+import { collationFor, compareKeys, decimalOf, equalityKey, keyOf, scalarOf, type Collation, type KeyValue, type Scalar } from './text-values.js';
+import { collationTextOrder } from './collations.js';
 import { Oid, requireInspectable, typeName, valueType, type TextOrder, type ValueType } from './value-types.js';
+import { compileExpression, type FieldReader } from './expression.js';
 
-/** Field values of one merged row (all columns, hidden ones included); null is SQL NULL. */
-export type RowValues = (Buffer | null)[];
+/**
+ * Field values of one merged row (all columns, hidden ones included); null is SQL NULL, undefined an
+ * expression column not computed yet (AggregateMerger.field computes it when first needed).
+ */
+export type RowValues = (Buffer | null | undefined)[];
 
 /** A 22003 error as PostgreSQL raises it when a merged sum leaves its type's range. */
 function outOfRange(message: string): ProxyError {
@@ -113,8 +119,11 @@ function boolField(v: boolean, t: ValueType): Buffer {
 
 /** Folds one partial value (buf[start, start + length), length -1 for NULL) into a column's state. */
 type Fold = (state: unknown, buf: Buffer, start: number, length: number) => unknown;
-/** The merged field of a column from its state; `group` indexes the other columns' states (avg). */
-type Final = (state: unknown, group: number) => Buffer | null;
+/**
+ * The merged field of a column from its state; `group` indexes the other columns' states (avg).
+ * undefined for an expression column, computed later from the finished row.
+ */
+type Final = (state: unknown, group: number) => Buffer | null | undefined;
 
 interface ColumnPlan {
   readonly initial: unknown;
@@ -133,6 +142,8 @@ export class AggregateMerger {
   readonly layout: AggregateLayout;
   private readonly plans: ColumnPlan[];
   private readonly groupColumns: number[];
+  /** Expression columns and how each is computed from the other columns of a merged row. */
+  private readonly expressions: { readonly column: number; readonly compute: (read: FieldReader) => Buffer | null }[] = [];
   /**
    * Group number by group key; the states are stored per column (states[column][group]) rather
    * than as an object per group, so that 100k groups are a few long arrays for the GC to trace.
@@ -156,7 +167,7 @@ export class AggregateMerger {
     visible: number,
     private readonly budget: MergeBudget,
     private readonly collation: Collation | null,
-    textOrder: TextOrder,
+    private readonly textOrder: TextOrder,
     private readonly extraFloatDigits: number,
   ) {
     if (spec.columns.length !== types.length) {
@@ -180,6 +191,37 @@ export class AggregateMerger {
     });
     this.layout = { types: outTypes, retype };
     this.states = this.plans.map(() => []);
+    spec.columns.forEach((column, i) => {
+      if (column.kind !== 'expr') return;
+      const ctx = { types: outTypes, visible, result: outTypes[i]!, extraFloatDigits };
+      this.expressions.push({ column: i, compute: compileExpression(column.expr, ctx) });
+      const reads = new Set<number>();
+      collectColumns(column.expr, visible, reads);
+      for (const r of reads) {
+        if (spec.columns[r]?.kind === 'expr') throw ProxyError.internal(`expression column ${i + 1} reads expression column ${r + 1}`);
+      }
+    });
+  }
+
+  /**
+   * A field of a merged row, computing an expression column on first use. HAVING reads fields
+   * through this, so an expression is computed only for groups that get that far, as PostgreSQL
+   * computes a target only for the groups HAVING lets through.
+   */
+  field(row: RowValues, column: number): Buffer | null {
+    const v = row[column];
+    if (v !== undefined) return v;
+    const e = this.expressions.find((x) => x.column === column);
+    if (e === undefined) throw ProxyError.internal(`merged column ${column + 1} has no value`);
+    const computed = e.compute((c) => row[c] ?? null);
+    row[column] = computed;
+    return computed;
+  }
+
+  /** Computes every expression column not computed yet: the row is then complete. */
+  complete(row: RowValues): (Buffer | null)[] {
+    for (const e of this.expressions) if (row[e.column] === undefined) row[e.column] = e.compute((c) => row[c] ?? null);
+    return row as (Buffer | null)[];
   }
 
   /** Number of groups held. */
@@ -206,6 +248,7 @@ export class AggregateMerger {
     if (this.groupColumns.length === 0 && this.groupCount === 0) this.newGroup(0);
     const rows: RowValues[] = [];
     for (let g = 0; g < this.groupCount; g++) {
+      // Expression columns stay undefined here: they are computed by field() / complete().
       rows.push(this.plans.map((p, i) => p.final(this.states[i]![g], g)));
     }
     this.release();
@@ -328,21 +371,27 @@ export class AggregateMerger {
       case 'min':
       case 'max': {
         const sign = column.kind === 'min' ? 1 : -1;
-        const collation = this.collation;
+        // min(x COLLATE "C") picks the least value by that collation, not the database's.
+        const order = column.collation === undefined ? null : collationTextOrder(column.collation, this.textOrder);
+        const kt = order === null ? t : valueType(t.oid, t.format, order);
+        const collation = order === null ? this.collation : collationFor(order);
         return {
           initial: null,
           fold: (state, buf, start, length) => {
             if (length < 0) return state;
-            const key = keyOf(t, buf, start, start + length);
+            const key = keyOf(kt, buf, start, start + length);
             const current = state as [Buffer, KeyValue] | null;
-            if (current !== null && sign * compareKeys(t, key, current[1], collation) >= 0) return state;
+            if (current !== null && sign * compareKeys(kt, key, current[1], collation) >= 0) return state;
             const copy = copyField(buf, start, length);
             this.grow((current === null ? 0 : -current[0].length) + length);
-            return [copy, keyOf(t, copy, 0, length)];
+            return [copy, keyOf(kt, copy, 0, length)];
           },
           final: (state) => (state === null ? null : (state as [Buffer, KeyValue])[0]),
         };
       }
+      case 'expr':
+        // The shards send a NULL placeholder; the value comes from the other columns (complete()).
+        return { initial: null, fold: (state) => state, final: () => undefined };
       case 'bool_and':
       case 'bool_or': {
         if (t.family !== 'bool') throw cannot(`${column.kind}()`);
@@ -420,5 +469,34 @@ export class AggregateMerger {
     if (bytes > 0) this.budget.take(0, bytes, 'aggregation groups');
     else this.budget.give(0, -bytes);
     this.heldBytes += bytes;
+  }
+}
+
+/** The merged-row indexes of the columns an expression reads. */
+function collectColumns(e: MergeExpr, visible: number, out: Set<number>): void {
+  switch (e.kind) {
+    case 'column':
+      out.add(e.column.hidden ? visible + e.column.index : e.column.index);
+      return;
+    case 'const':
+      return;
+    case 'arith':
+      collectColumns(e.left, visible, out);
+      collectColumns(e.right, visible, out);
+      return;
+    case 'negate':
+    case 'cast':
+    case 'round':
+      collectColumns(e.arg, visible, out);
+      return;
+    case 'nullif':
+      collectColumns(e.arg, visible, out);
+      collectColumns(e.value, visible, out);
+      return;
+    case 'coalesce':
+      for (const a of e.args) collectColumns(a, visible, out);
+      return;
+    default:
+      assertNever(e);
   }
 }

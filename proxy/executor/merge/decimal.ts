@@ -257,6 +257,69 @@ export function addDecimal(a: Decimal, b: Decimal): Decimal {
   return finite(a.m + b.m * pow10(a.s - b.s), a.s);
 }
 
+/** numeric_uminus: NaN stays NaN, the infinities swap. */
+export function negateDecimal(a: Decimal): Decimal {
+  switch (a.special) {
+    case FINITE:
+      return finite(-a.m, a.s);
+    case PINF:
+      return DECIMAL_NINF;
+    case NINF:
+      return DECIMAL_PINF;
+    case NAN:
+      return a;
+    default:
+      return assertNever(a.special);
+  }
+}
+
+/** numeric_sub: a + (-b), with the same special-value rules (Inf - Inf is NaN). */
+export function subtractDecimal(a: Decimal, b: Decimal): Decimal {
+  return addDecimal(a, negateDecimal(b));
+}
+
+/** NUMERIC_DSCALE_MAX: a product with more fraction digits is rounded to this many. */
+const MAX_RESULT_DSCALE = 0x3fff;
+
+/**
+ * numeric_mul: the exact product at the sum of the display scales (rounded when that exceeds
+ * NUMERIC_DSCALE_MAX). NaN absorbs; Inf × 0 is NaN; otherwise the infinities keep the sign product.
+ */
+export function multiplyDecimal(a: Decimal, b: Decimal): Decimal {
+  if (a.special !== FINITE || b.special !== FINITE) {
+    if (a.special === NAN || b.special === NAN) return DECIMAL_NAN;
+    const sign = (d: Decimal): number => (d.special === PINF ? 1 : d.special === NINF ? -1 : d.m > 0n ? 1 : d.m < 0n ? -1 : 0);
+    const s = sign(a) * sign(b);
+    return s === 0 ? DECIMAL_NAN : s > 0 ? DECIMAL_PINF : DECIMAL_NINF;
+  }
+  const product = finite(a.m * b.m, a.s + b.s);
+  return product.s > MAX_RESULT_DSCALE ? roundDecimal(product, MAX_RESULT_DSCALE) : product;
+}
+
+/**
+ * numeric_round(a, scale): half away from zero at `scale` fraction digits (negative: tens,
+ * hundreds...); the display scale becomes max(scale, 0), so round(1.5, 3) is 1.500. The specials are
+ * returned unchanged. `scale` is clamped to ±2000 as PostgreSQL does.
+ */
+export function roundDecimal(a: Decimal, scale: number): Decimal {
+  if (a.special !== FINITE) return a;
+  const rscale = Math.max(-2000, Math.min(2000, scale));
+  const out = Math.max(rscale, 0);
+  if (rscale >= a.s) return finite(a.m * pow10(out - a.s), out);
+  const q = roundedQuotient(a.m, pow10(a.s - rscale));
+  return rscale >= 0 ? finite(q, rscale) : finite(q * pow10(-rscale), 0);
+}
+
+/** Digits before the point of PostgreSQL's largest numeric (NUMERIC_WEIGHT_MAX + 1 base-10000 digits). */
+const MAX_INTEGER_DIGITS = 4 * 0x8000;
+
+/** Whether a finite value is too large for PostgreSQL's numeric ("value overflows numeric format"). */
+export function overflowsNumeric(a: Decimal): boolean {
+  if (a.special !== FINITE || a.m === 0n) return false;
+  const digits = (a.m < 0n ? -a.m : a.m).toString().length;
+  return digits - a.s > MAX_INTEGER_DIGITS;
+}
+
 /**
  * Weight and first digit of |m| × 10^-s in PostgreSQL's base-10000 representation, as
  * select_div_scale reads them: weight w is the power of 10000 of the first non-zero base-10000

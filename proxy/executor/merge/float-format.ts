@@ -59,7 +59,7 @@ function stripZeros(d: Digits): Digits {
  * printf's %.{precision}g (trailing zeros removed, no '#'), for extra_float_digits <= 0. glibc
  * rounds the exact binary value half to even; toExponential rounds a tie up, so ties are corrected.
  */
-function formatG(x: number, precision: number, single: boolean): string {
+export function formatG(x: number, precision: number, single: boolean): string {
   const special = specials(x);
   if (special !== null) return special;
   const abs = Math.abs(x);

@@ -30,6 +30,12 @@ export interface HavingContext {
   readonly visible: number;
   readonly params: BoundParams | null;
   readonly collation: Collation | null;
+  /** Reads a merged row's field (computing an expression column on first use); default row[column]. */
+  readonly read?: (row: RowValues, column: number) => Buffer | null;
+}
+
+function readerOf(ctx: HavingContext): (row: RowValues, column: number) => Buffer | null | undefined {
+  return ctx.read ?? ((row, column) => row[column]);
 }
 
 const NUMERIC_FAMILIES: ReadonlySet<Family> = new Set<Family>(['int', 'numeric', 'float4', 'float8']);
@@ -133,7 +139,8 @@ function operandNullness(op: Operand, ctx: HavingContext): Test {
   switch (op.kind) {
     case 'column': {
       const { column } = resolveColumn(op, ctx);
-      return (row) => row[column] === null;
+      const read = readerOf(ctx);
+      return (row) => read(row, column) === null;
     }
     case 'literal':
     case 'param': {
@@ -313,9 +320,10 @@ function compileCompare(op: CompareOp, left: Operand, right: Operand, ctx: Havin
     const a = resolveColumn(left, ctx);
     const b = resolveColumn(right, ctx);
     const domain = domainOf(a.type, b.type);
+    const read = readerOf(ctx);
     return (row) => {
-      const x = row[a.column];
-      const y = row[b.column];
+      const x = read(row, a.column);
+      const y = read(row, b.column);
       if (x === null || y === null || x === undefined || y === undefined) return null;
       return holds(op, compareIn(domain, readField(a.type, domain, x), readField(b.type, domain, y), collation));
     };
@@ -327,8 +335,9 @@ function compileCompare(op: CompareOp, left: Operand, right: Operand, ctx: Havin
     const domain = domainOf(col.type, null);
     const value = readConstant(constant, col.type, domain);
     if (value === null) return () => null;
+    const read = readerOf(ctx);
     return (row) => {
-      const x = row[col.column];
+      const x = read(row, col.column);
       if (x === null || x === undefined) return null;
       const c = compareIn(domain, readField(col.type, domain, x), value, collation);
       return holds(op, columnOnLeft ? c : -c);

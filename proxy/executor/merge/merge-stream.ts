@@ -9,7 +9,8 @@
 // - ordered (ORDER BY, no aggregate): streaming k-way merge (ordered-merge.ts); a row goes out as
 //   soon as every unfinished shard has a row queued; queues stay small through wants();
 // - aggregate: every row is folded into its group as it arrives (aggregate-merge.ts); when all
-//   shards have ended the merged rows are filtered (HAVING), deduplicated, sorted and sent.
+//   shards have ended the merged rows are filtered (HAVING), their expression columns computed,
+//   deduplicated, sorted and sent.
 // DISTINCT without ORDER BY holds the set of rows seen; with ORDER BY only the current run of equal
 // sort keys. Everything held is budgeted (merge-budget.ts): 54000 past limits.mergeRowsMax/BytesMax.
 //
@@ -28,6 +29,7 @@ import { OrderedMerge } from './ordered-merge.js';
 import { buildDataRow, clientRowDescription, readDataRow, readRowDescription, type ResultDescription, type Retype } from './row-codec.js';
 import { compareRows, RowQueue, type SortKeySpec } from './row-queue.js';
 import { collationFor, type Collation } from './text-values.js';
+import { collationTextOrder } from './collations.js';
 import { requireInspectable, valueType, type TextOrder, type ValueType } from './value-types.js';
 
 export interface MergeOptions {
@@ -45,6 +47,12 @@ export interface MergeOptions {
   readonly extraFloatDigits?: number;
   /** Rows queued for one shard before wants() asks the executor to pause it. Default 256. */
   readonly queueRowsMax?: number;
+  /**
+   * The collation of a table column (by the shard position that described it, its table OID and
+   * attnum) when it is not the database default; undefined for the default. A sort key that is
+   * such a column, with no COLLATE of its own, orders by it.
+   */
+  readonly columnCollation?: (shard: number, tableOid: number, attnum: number) => string | undefined;
 }
 
 /** Receives one outgoing DataRow frame as buf[start, end); the range is never written again. */
@@ -80,6 +88,7 @@ export class MergeStream {
   private skipped = 0;
   private readonly queueRowsMax: number;
   private readonly extraFloatDigits: number;
+  private readonly columnCollation: MergeOptions['columnCollation'];
   private readonly ended: Uint8Array;
   private endedCount = 0;
   private readonly described: Uint8Array;
@@ -111,6 +120,7 @@ export class MergeStream {
     this.params = opts.params;
     this.queueRowsMax = opts.queueRowsMax ?? DEFAULT_QUEUE_ROWS_MAX;
     this.extraFloatDigits = opts.extraFloatDigits ?? 1;
+    this.columnCollation = opts.columnCollation;
     this.ended = new Uint8Array(opts.shards);
     this.described = new Uint8Array(opts.shards);
     const limit = countOf(spec.limit, opts.params, 'LIMIT');
@@ -162,7 +172,7 @@ export class MergeStream {
       this.checkAgrees(this.layout.description, d);
       return;
     }
-    this.layout = this.setUp(d);
+    this.layout = this.setUp(d, shard);
   }
 
   /** The RowDescription frame for the client: hidden columns removed, avg columns retyped. */
@@ -308,7 +318,7 @@ export class MergeStream {
     }
   }
 
-  private setUp(d: ResultDescription): Layout {
+  private setUp(d: ResultDescription, shard: number): Layout {
     const spec = this.spec;
     const columns = d.fields.length;
     const visible = columns - spec.hiddenColumns;
@@ -324,15 +334,28 @@ export class MergeStream {
       rowTypes = this.aggregator.layout.types;
       retype = this.aggregator.layout.retype;
       if (spec.aggregate.having !== null) {
-        this.having = compileHaving(spec.aggregate.having, { types: rowTypes, visible, params: this.params, collation: this.collation });
+        const aggregator = this.aggregator;
+        this.having = compileHaving(spec.aggregate.having, {
+          types: rowTypes,
+          visible,
+          params: this.params,
+          collation: this.collation,
+          read: (row, column) => aggregator.field(row, column),
+        });
       }
     }
     const keys: SortKeySpec[] = spec.orderBy.map((k) => {
       const column = k.column.hidden ? visible + k.column.index : k.column.index;
-      const type = rowTypes[column];
-      if (type === undefined || column < 0) throw ProxyError.internal(`ORDER BY refers to column ${column + 1} of ${columns}`);
-      requireInspectable(type, column, 'ORDER BY');
-      return { column, type, descending: k.descending, nullsFirst: k.nullsFirst };
+      const rowType = rowTypes[column];
+      if (rowType === undefined || column < 0) throw ProxyError.internal(`ORDER BY refers to column ${column + 1} of ${columns}`);
+      requireInspectable(rowType, column, 'ORDER BY');
+      // An explicit COLLATE, else the collation of the table column the key is, orders this key
+      // instead of the database's default.
+      const name = k.collation ?? this.columnCollationOf(d, column, rowType, shard);
+      if (name === undefined) return { column, type: rowType, descending: k.descending, nullsFirst: k.nullsFirst, collation: this.collation };
+      const order = collationTextOrder(name, this.textOrder);
+      const type = valueType(rowType.oid, rowType.format, order);
+      return { column, type, descending: k.descending, nullsFirst: k.nullsFirst, collation: collationFor(order) };
     });
     if (spec.distinct) {
       for (let i = 0; i < visible; i++) requireInspectable(rowTypes[i]!, i, 'DISTINCT');
@@ -344,7 +367,7 @@ export class MergeStream {
       case 'ordered':
         for (let s = 0; s < this.ended.length; s++) this.queues.push(new RowQueue(keys));
         if (this.shape === 'ordered') {
-          this.ordered = new OrderedMerge(this.queues, this.collation);
+          this.ordered = new OrderedMerge(this.queues);
           for (let s = 0; s < this.ended.length; s++) if (this.ended[s] === 1) this.ordered.shardEnded(s);
         }
         break;
@@ -362,6 +385,14 @@ export class MergeStream {
       clientDescription: clientRowDescription(d, visible, retype),
       fields: new Int32Array(2 * Math.max(1, columns)),
     };
+  }
+
+  /** The non-default collation of the table column a text sort key comes from, if it is one. */
+  private columnCollationOf(d: ResultDescription, column: number, type: ValueType, shard: number): string | undefined {
+    const field = d.fields[column];
+    if (this.columnCollation === undefined || field === undefined || field.tableOid === 0) return undefined;
+    if (type.family !== 'text' && type.family !== 'bpchar') return undefined;
+    return this.columnCollation(shard, field.tableOid, field.attnum);
   }
 
   private enqueue(shard: number, buf: Buffer, start: number, end: number, visibleEnd: number): void {
@@ -384,7 +415,7 @@ export class MergeStream {
       const buf = q.bufs[slot]!;
       let send = true;
       if (distinct !== null && previous !== null) {
-        if (previous.size > 0 && compareRows(q, slot, previous, previous.head, this.collation) !== 0) distinct.clear();
+        if (previous.size > 0 && compareRows(q, slot, previous, previous.head) !== 0) distinct.clear();
         readDataRow(buf, q.starts[slot]!, q.ends[slot]!, layout.visible, layout.fields, layout.visible);
         send = distinct.firstSeen(buf, layout.fields);
         previous.clear();
@@ -419,7 +450,7 @@ export class MergeStream {
     const distinct = this.distinct;
     for (const values of rows) {
       if (having !== null && !having(values)) continue;
-      const frame = buildDataRow(values);
+      const frame = buildDataRow(this.aggregator!.complete(values));
       const visibleEnd = readDataRow(frame, 0, frame.length, layout.columns, fields, layout.visible);
       if (distinct !== null && !distinct.firstSeen(frame, fields)) continue;
       this.budget.take(1, frame.length + ENTRY_OVERHEAD_BYTES, 'aggregated rows');
@@ -427,10 +458,7 @@ export class MergeStream {
     }
     distinct?.clear();
     const order = Array.from({ length: results.size }, (_, i) => results.slot(i));
-    if (this.spec.orderBy.length > 0) {
-      const collation = this.collation;
-      order.sort((x, y) => compareRows(results, x, results, y, collation));
-    }
+    if (this.spec.orderBy.length > 0) order.sort((x, y) => compareRows(results, x, results, y));
     this.resultOrder = order;
     this.resultPos = 0;
   }

@@ -6,7 +6,6 @@
 // so equal rows come out in a deterministic order; O(log k) comparisons per row, no allocation.
 
 import { compareRows, type RowQueue } from './row-queue.js';
-import type { Collation } from './text-values.js';
 
 export class OrderedMerge {
   /** Shards with at least one queued row, as a heap on their head rows. */
@@ -17,10 +16,7 @@ export class OrderedMerge {
   /** Shards neither ended nor with a queued row: while any, nothing can be emitted. */
   private waiting: number;
 
-  constructor(
-    private readonly queues: readonly RowQueue[],
-    private readonly collation: Collation | null,
-  ) {
+  constructor(private readonly queues: readonly RowQueue[]) {
     this.heap = new Int32Array(queues.length);
     this.inHeap = new Uint8Array(queues.length);
     this.ended = new Uint8Array(queues.length);
@@ -72,7 +68,7 @@ export class OrderedMerge {
   private less(x: number, y: number): boolean {
     const qx = this.queues[x]!;
     const qy = this.queues[y]!;
-    const c = compareRows(qx, qx.head, qy, qy.head, this.collation);
+    const c = compareRows(qx, qx.head, qy, qy.head);
     return c < 0 || (c === 0 && x < y);
   }
 

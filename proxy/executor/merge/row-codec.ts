@@ -23,6 +23,9 @@ export interface ResultField {
   /** The field's bytes in the frame (name, NUL and the fixed part), to copy it unchanged. */
   readonly start: number;
   readonly end: number;
+  /** The table and column the field comes from, 0 and 0 for a computed one. */
+  readonly tableOid: number;
+  readonly attnum: number;
   readonly typeOid: number;
   readonly typeSize: number;
   readonly typeModifier: number;
@@ -50,6 +53,8 @@ export function readRowDescription(buf: Buffer, start: number, end: number): Res
     fields.push({
       start: pos,
       end: p + FIELD_FIXED_BYTES,
+      tableOid: frame.readUInt32BE(p),
+      attnum: frame.readInt16BE(p + 4),
       typeOid: frame.readUInt32BE(p + 6),
       typeSize: frame.readInt16BE(p + 10),
       typeModifier: frame.readInt32BE(p + 12),

@@ -22,6 +22,8 @@ export interface SortKeySpec {
   readonly descending: boolean;
   /** Where NULLs go, whatever the direction (already defaulted by the planner). */
   readonly nullsFirst: boolean;
+  /** The collator of a 'collated' key (the database's, or the key's own COLLATE); null otherwise. */
+  readonly collation: Collation | null;
 }
 
 const ARENA_BYTES = 64 * 1024;
@@ -245,9 +247,9 @@ export class RowQueue {
 /**
  * Compares the row in slot sa of queue a with the row in slot sb of queue b by the queues' sort keys
  * (both queues must share them): -1, 0 or 1 in output order. NULLS FIRST/LAST is a position, not
- * flipped by DESC. `collation` is needed only for 'collated' keys.
+ * flipped by DESC.
  */
-export function compareRows(a: RowQueue, sa: number, b: RowQueue, sb: number, collation: Collation | null): number {
+export function compareRows(a: RowQueue, sa: number, b: RowQueue, sb: number): number {
   const keys = a.keys;
   for (let k = 0; k < keys.length; k++) {
     const spec = keys[k]!;
@@ -275,7 +277,7 @@ export function compareRows(a: RowQueue, sa: number, b: RowQueue, sb: number, co
         break;
       }
       case 'collated':
-        c = collation!.compare(a.objs[k]![sa] as string, b.objs[k]![sb] as string);
+        c = spec.collation!.compare(a.objs[k]![sa] as string, b.objs[k]![sb] as string);
         break;
       default:
         assertNever(spec.type.key);

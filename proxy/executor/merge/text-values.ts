@@ -205,8 +205,17 @@ export class Collation {
   }
 }
 
+/** Collators by locale: building one costs far more than a query's merge setup should. */
+const collators = new Map<string, Collation>();
+
 export function collationFor(order: TextOrder): Collation | null {
-  return order === 'bytes' ? null : new Collation(order.locale);
+  if (order === 'bytes') return null;
+  let c = collators.get(order.locale);
+  if (c === undefined) {
+    c = new Collation(order.locale);
+    collators.set(order.locale, c);
+  }
+  return c;
 }
 
 // ---------------------------------------------------------------------------------------------

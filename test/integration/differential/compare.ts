@@ -141,6 +141,8 @@ export interface CaseDescription {
   readonly name: string;
   readonly sql: string;
   readonly params?: readonly Cell[] | undefined;
+  /** PostgreSQL fails this statement: both sides must fail with the same SQLSTATE and message. */
+  readonly fails?: boolean | undefined;
 }
 
 /** The header of every failure message: which query, its SQL and parameters. */
@@ -158,6 +160,15 @@ export const describeFailure = (f: Failure): string =>
  * suite is wrong; the proxy's (0A000 included) means the proxy is.
  */
 export function judge(q: CaseDescription, oracle: RunResult, proxy: RunResult, opts: CompareOptions): string | null {
+  if (q.fails === true) {
+    if (oracle.ok) return `${describeCase(q)}\n  the oracle answered it, but the case expects an error (a bug in the suite)`;
+    const them = opts.actualLabel ?? 'proxy';
+    if (proxy.ok) return `${describeCase(q)}\n  the oracle failed (${describeFailure(oracle.error)}), the ${them} answered ${proxy.outcome.rows.length} row(s)`;
+    if (proxy.error.code !== oracle.error.code || proxy.error.message !== oracle.error.message) {
+      return `${describeCase(q)}\n  errors differ:\n    oracle: ${describeFailure(oracle.error)}\n    ${them}: ${describeFailure(proxy.error)}`;
+    }
+    return null;
+  }
   if (!oracle.ok) return `${describeCase(q)}\n  the oracle rejected it (a bug in the suite): ${describeFailure(oracle.error)}`;
   if (!proxy.ok) return `${describeCase(q)}\n  the ${opts.actualLabel ?? 'proxy'} failed: ${describeFailure(proxy.error)}`;
   const diffs = diffOutcomes(oracle.outcome, proxy.outcome, opts);

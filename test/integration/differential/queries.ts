@@ -10,6 +10,8 @@ export interface QueryCase {
   readonly params?: readonly Cell[];
   /** Compare rows in order (the query has a total ORDER BY); otherwise as multisets. */
   readonly ordered: boolean;
+  /** PostgreSQL fails it: both sides must fail with the same SQLSTATE and message. */
+  readonly fails?: boolean;
 }
 
 export interface UnsupportedCase {
@@ -53,6 +55,7 @@ export const SHARDING = {
         { from: 5000, to: null, shard: 2 },
       ],
     },
+    { name: 'positional', column: 'pid', type: 'int8' },
   ],
   referenceTables: ['countries'],
 };
@@ -87,6 +90,9 @@ function customerInACountry(d: Dataset, skip = 0): { id: string; country: string
 type Category = readonly QueryCase[];
 export const q = (name: string, sql: string, ordered: boolean, params?: readonly Cell[]): QueryCase =>
   params === undefined ? { name, sql, ordered } : { name, sql, ordered, params };
+
+/** A statement PostgreSQL fails (overflow, division by zero...): the proxy must fail it the same way. */
+const fails = (name: string, sql: string): QueryCase => ({ name, sql, ordered: false, fails: true });
 
 /** Point lookups by key, with literals. */
 function pointLiteral(d: Dataset): Category {
@@ -422,6 +428,95 @@ function misc(d: Dataset): Category {
   ];
 }
 
+/**
+ * Expressions over aggregates on several shards: the proxy merges the plain aggregates and computes
+ * the expression itself. NULL and empty groups, negative numbers, int8 and numeric extremes, NaN and
+ * infinities, integer division, casts with rounding, overflow and division by zero (same error).
+ */
+function aggregateExpressions(): Category {
+  return [
+    q('coalesce of every aggregate', 'SELECT coalesce(sum(balance), 0), coalesce(sum(visits), 0), coalesce(min(score), 0), coalesce(max(points), 0), coalesce(avg(balance), 0), coalesce(count(email), 0) FROM customers', false),
+    q('coalesce over an empty set', "SELECT coalesce(sum(balance), 0) AS s, coalesce(max(visits), -1), coalesce(avg(points), 0.0), coalesce(count(*), 0), coalesce(min(name), 'none') FROM customers WHERE balance > 100000000", false),
+    q('coalesce over only NULLs', "SELECT coalesce(sum(duration_s), 0), coalesce(avg(duration_s), 0), coalesce(max(device), 'none'), coalesce(sum(duration_s), 0.5) FROM sessions WHERE duration_s IS NULL", false),
+    q('coalesce per group, NULL group', "SELECT country, coalesce(sum(balance), 0) AS total, coalesce(max(email), '-') AS last_email, coalesce(sum(balance), -1.5) FROM customers GROUP BY country ORDER BY country NULLS FIRST", true),
+    q('coalesce with a wider constant', 'SELECT coalesce(sum(visits), 2147483648), coalesce(min(visits), 0.25), coalesce(max(visits), 1e3), coalesce(max(points), 9223372036854775808) FROM customers', false),
+    q('integer casts of sum and avg', 'SELECT sum(qty)::int, sum(amount)::bigint, sum(amount)::int, avg(qty)::int, avg(amount)::integer, avg(qty)::smallint FROM orders', false),
+    q('numeric, float and text casts', 'SELECT sum(qty)::numeric, avg(amount)::numeric, sum(amount)::float8, avg(qty)::double precision, sum(qty)::text, avg(amount)::text, count(*)::text, count(*)::numeric, max(id)::text, sum(amount)::real FROM orders', false),
+    q('casts per group, negatives', 'SELECT status, sum(amount)::int AS s, (-sum(amount))::int, avg(amount)::int8, (sum(qty) - 1000)::int2 FROM orders GROUP BY status ORDER BY status', true),
+    q('numeric to int rounds half away from zero', "SELECT (sum(amount) * 0 + 2.5)::int, (sum(amount) * 0 - 2.5)::int, (sum(amount) * 0 + 3.5)::int8, round(sum(amount) * 0 + 2.5), round(sum(amount) * 0 - 0.5) FROM orders", false),
+    q('float to int rounds half to even', 'SELECT (max(weight) * 0 + 2.5)::int, (max(weight) * 0 + 3.5)::int, (max(weight) * 0 - 2.5)::int8, round(max(weight) * 0 + 2.5), round(max(weight) * 0 + 0.5) FROM orders WHERE weight IS NOT NULL', false),
+    q('integer division', 'SELECT sum(qty) / count(*), (-sum(qty)) / 7, count(*) / 3, sum(qty) / 7, min(qty) / max(qty), (-max(qty)) / 3 FROM orders', false),
+    q('numeric division scale', 'SELECT sum(amount) / count(*), sum(amount) / 3, 1 / sum(amount), sum(amount) / sum(qty), avg(amount) / 7 FROM orders', false),
+    q('per-group averages by division', 'SELECT status, sum(amount) / count(*) AS mean, sum(qty) / count(*) AS int_mean, 100.0 * count(*) / 2000 AS pct FROM orders GROUP BY status ORDER BY status', true),
+    q('differences of sums, negative', 'SELECT sum(visits) - sum(points), sum(points) - sum(visits), sum(balance) - sum(balance), max(points) - min(points), min(visits) - max(visits) FROM customers', false),
+    q('100.0 * count(*)', 'SELECT 100.0 * count(*), count(*) * 100, 100.0 * count(email) / count(*), 2.5 * sum(visits) FROM customers', false),
+    q('round of avg and sum', 'SELECT round(avg(amount), 2), round(avg(qty), 1), round(sum(amount)), round(avg(amount)), round(avg(qty)), round(avg(amount), -1), round(sum(qty), -2), round(avg(amount), 6) FROM orders', false),
+    q('round of int8 is double precision', 'SELECT round(sum(visits)), round(count(*)), round(max(points)) FROM customers', false),
+    q('round of numeric(10,3) per group', 'SELECT sensor / 1000 AS bucket, round(avg(value), 2), sum(value) - min(value), round(sum(value), 1) FROM readings GROUP BY 1 ORDER BY 1', true),
+    q('unary minus and plus', 'SELECT -sum(balance), -count(*), -max(visits), +min(points), -avg(balance) FROM customers', false),
+    q('nullif guards a division', 'SELECT sum(balance) / nullif(count(balance), 0), sum(visits) / nullif(count(*) - count(*), 0), nullif(min(visits), 0) FROM customers', false),
+    q('nullif over an empty set', 'SELECT sum(balance) / nullif(count(balance), 0), coalesce(sum(visits) / nullif(count(*), 0), -1) FROM customers WHERE balance > 100000000', false),
+    q('float min/max arithmetic, NaN and infinities', 'SELECT max(score) * 2, min(score) / 2, coalesce(max(score), 0), min(score)::text, (max(score) - min(score))::numeric, (-min(score))::numeric FROM customers', false),
+    q('float min/max arithmetic, finite', 'SELECT max(weight) - min(weight), (max(weight) * 1000)::int8, min(weight)::numeric, max(weight)::text, round(max(weight)) FROM orders', false),
+    q('grouped column in the expression', 'SELECT qty, qty * count(*) AS weighted, sum(amount) / qty AS per_unit FROM orders GROUP BY qty ORDER BY qty', true),
+    q('GROUP BY ordinal, expression with the group', 'SELECT status, count(*) * 10 + length(status) FROM orders GROUP BY 1 ORDER BY 1', true),
+    q('HAVING on an expression', 'SELECT status, count(*) FROM orders GROUP BY status HAVING sum(amount) / count(*) > 490 ORDER BY status', true),
+    q('HAVING filters groups before the select list', 'SELECT qty, count(*) / (qty - 5) FROM orders GROUP BY qty HAVING qty <> 5 ORDER BY qty', true),
+    q('HAVING AND guards a division', 'SELECT qty, sum(amount) FROM orders GROUP BY qty HAVING qty <> 5 AND count(*) / (qty - 5) > 10 ORDER BY qty', true),
+    q('ORDER BY an expression alias', 'SELECT status, sum(amount) - sum(qty) AS d FROM orders GROUP BY status ORDER BY d DESC, status', true),
+    q('ORDER BY an expression not selected, LIMIT', 'SELECT status FROM orders GROUP BY status ORDER BY sum(amount) / count(*) DESC LIMIT 3', true),
+    q('ORDER BY position of an expression', 'SELECT status, round(100.0 * sum(qty) / count(*), 2) AS pct FROM orders GROUP BY status ORDER BY 2 DESC, 1 LIMIT 4', true),
+    q('DISTINCT over expressions', 'SELECT DISTINCT count(*) / 100 FROM orders GROUP BY status', false),
+    q('expression with a parameter in WHERE', 'SELECT coalesce(sum(amount), 0), sum(qty) / count(*) FROM orders WHERE qty > $1', false, ['15']),
+    q('expression over a join', 'SELECT k.continent, sum(o.amount) / count(*), coalesce(max(c.balance), 0) - min(o.amount) FROM orders o JOIN customers c ON c.id = o.customer_id JOIN countries k ON k.code = c.country GROUP BY k.continent ORDER BY 1', true),
+    q('expression on list and range tables', 'SELECT region, coalesce(sum(amount), 0) * 2, (sum(amount) / count(*))::text FROM regions_events GROUP BY region ORDER BY region', true),
+    q('int8 extremes in expressions', 'SELECT max(id) - 1, min(id) + 1, max(id) / 2, min(id) / 3, (max(id) / 4)::numeric * 4, (sum(id) / count(*))::text FROM customers', false),
+    q('numeric near int8 limits', 'SELECT sum(id)::numeric, (max(id) + 0.5)::text, (min(id) + 0.5)::int8, (max(id) - 0.5)::int8, (max(id) - 0.5)::float8::text FROM customers', false),
+    fails('int8 overflow: max + 1', 'SELECT max(id) + 1 FROM customers'),
+    fails('int8 overflow: -min', 'SELECT -min(id) FROM customers'),
+    fails('int8 overflow: min / -1', 'SELECT min(id) / -1 FROM customers'),
+    fails('int4 overflow in a product', 'SELECT max(visits) * 10000000 FROM customers'),
+    fails('int2 overflow in a cast', 'SELECT sum(visits)::int2 FROM customers'),
+    fails('int8 overflow in a cast', 'SELECT (sum(id) * 1000 + 9223372036854775807)::int8 FROM customers'),
+    fails('integer division by zero', 'SELECT sum(qty) / (count(*) - count(*)) FROM orders'),
+    fails('numeric division by zero', 'SELECT sum(amount) / (count(*) - count(*)) FROM orders'),
+    fails('float division by zero', 'SELECT max(weight) / (count(*) - count(*)) FROM orders'),
+    fails('NaN to integer', 'SELECT max(score)::numeric::int FROM customers'),
+    fails('float overflow', 'SELECT max(weight) * 1e308 * 1e308 FROM orders'),
+    fails('division by zero in a constant', 'SELECT count(*) * (1 / 0) FROM orders WHERE false'),
+    fails('division by zero in a group HAVING lets through', 'SELECT qty, count(*) / (qty - 5) FROM orders GROUP BY qty ORDER BY qty'),
+  ];
+}
+
+/**
+ * ORDER BY with COLLATE: "C", "POSIX" and "ucs_basic" by bytes, ICU collations by the ICU collator,
+ * over the non-ASCII names (accents, ß, CJK, emoji above U+FFFF, fullwidth and ligature characters).
+ */
+function collations(): Category {
+  return [
+    q('COLLATE "C" asc', 'SELECT name, id FROM customers ORDER BY name COLLATE "C", id LIMIT 80', true),
+    q('COLLATE "C" desc', 'SELECT id, name FROM customers ORDER BY name COLLATE "C" DESC, id DESC LIMIT 80', true),
+    q('COLLATE "POSIX", not selected', 'SELECT id FROM customers ORDER BY name COLLATE "POSIX", id LIMIT 60', true),
+    q('COLLATE ucs_basic', 'SELECT name, id FROM customers ORDER BY name COLLATE ucs_basic DESC, id LIMIT 60', true),
+    q('COLLATE "und-x-icu"', 'SELECT name, id FROM customers ORDER BY name COLLATE "und-x-icu", id LIMIT 120', true),
+    q('COLLATE "und-x-icu" desc, every name', 'SELECT name, id FROM customers ORDER BY name COLLATE "und-x-icu" DESC, id', true),
+    q('COLLATE "de-x-icu" in the select list, ORDER BY 1', 'SELECT DISTINCT name COLLATE "de-x-icu" AS name FROM customers ORDER BY 1 LIMIT 50', true),
+    q('COLLATE "C" in the select list, ORDER BY its name', 'SELECT name COLLATE "C" AS n, id FROM customers ORDER BY n DESC, id LIMIT 50', true),
+    q('UNION ALL ordered by a collated column', 'SELECT name COLLATE "und-x-icu" AS n FROM customers WHERE id < 100 UNION ALL SELECT name FROM customers WHERE id > 500 ORDER BY 1', true),
+    q('COLLATE "sv-x-icu" (å, ä after z)', "SELECT name, id FROM customers WHERE name ~ '^[ÅÄÖZzE]' ORDER BY name COLLATE \"sv-x-icu\", id", true),
+    q('COLLATE "en-x-icu" on text keys', 'SELECT sku FROM products ORDER BY sku COLLATE "en-x-icu", sku COLLATE "C"', true),
+    q('COLLATE per key: ICU then bytes', 'SELECT category, title FROM products ORDER BY category COLLATE "und-x-icu", title COLLATE "C", sku LIMIT 100', true),
+    q('COLLATE in a grouped ORDER BY', 'SELECT name, count(*) FROM customers GROUP BY name ORDER BY name COLLATE "und-x-icu" DESC LIMIT 40', true),
+    q('min/max with COLLATE', 'SELECT min(name COLLATE "und-x-icu"), max(name COLLATE "und-x-icu"), min(name COLLATE "C"), max(name COLLATE "C") FROM customers', false),
+    q('COLLATE "default"', 'SELECT name, id FROM customers ORDER BY name COLLATE "default", id LIMIT 30', true),
+    q('a column with an ICU collation of its own', 'SELECT nick, id FROM customers ORDER BY nick, id LIMIT 100', true),
+    q('a column with its own collation, not selected, DESC', 'SELECT id FROM customers ORDER BY nick DESC, id LIMIT 60', true),
+    q('a column with its own collation, grouped', 'SELECT nick, count(*) FROM customers GROUP BY nick ORDER BY nick DESC LIMIT 30', true),
+    q('a column with its own collation, DISTINCT', 'SELECT DISTINCT nick FROM customers ORDER BY nick LIMIT 40', true),
+    q('a column collation overridden by COLLATE', 'SELECT nick, id FROM customers ORDER BY nick COLLATE "C", id LIMIT 40', true),
+  ];
+}
+
 /** Every read category, in the order they run. */
 export function readCategories(d: Dataset): { category: string; cases: Category }[] {
   return [
@@ -438,5 +533,7 @@ export function readCategories(d: Dataset): { category: string; cases: Category 
     { category: 'NULL handling', cases: nulls() },
     { category: 'empty results and edges', cases: empties() },
     { category: 'filters and expressions', cases: misc(d) },
+    { category: 'expressions over aggregates', cases: aggregateExpressions() },
+    { category: 'ORDER BY ... COLLATE', cases: collations() },
   ];
 }

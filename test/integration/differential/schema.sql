@@ -2,6 +2,9 @@
 -- proxy, which broadcasts DDL to every shard, and directly on the oracle. The sharding rules for these
 -- tables are SHARDING in queries.ts (customers/orders co-located by an int8 key, products by text,
 -- sessions by uuid, regions_events by a list rule, readings by a range rule, countries everywhere).
+-- positional starts empty: the writes fill it with INSERTs without a column list while its columns
+-- change, its key not being the first column. my_ci is a collation the merge cannot order by;
+-- customers.nick (a copy of name) has an ICU collation of its own, which sorted merges must follow.
 
 CREATE TABLE countries (
   code      text PRIMARY KEY,
@@ -35,6 +38,8 @@ CREATE TABLE orders (
   note        text,
   PRIMARY KEY (customer_id, id)
 );
+
+ALTER TABLE customers ADD COLUMN nick text COLLATE "und-x-icu" GENERATED ALWAYS AS (name) STORED;
 
 CREATE INDEX orders_status_idx ON orders (status);
 
@@ -72,3 +77,12 @@ CREATE TABLE readings (
   taken_at timestamptz NOT NULL,
   PRIMARY KEY (sensor, seq)
 );
+
+CREATE TABLE positional (
+  label text,
+  note  text,
+  pid   int8 NOT NULL,
+  qty   int4 DEFAULT 7
+);
+
+CREATE COLLATION my_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);

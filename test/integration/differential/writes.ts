@@ -67,6 +67,35 @@ export function writeSteps(d: Dataset): QueryCase[] {
     q('delete without key', 'DELETE FROM products WHERE stock < 0', false),
     q('update NULLs without key', "UPDATE customers SET last_seen = '2025-01-01 00:00:00+00' WHERE last_seen IS NULL", false),
     q('delete reference row', "DELETE FROM countries WHERE code = 'XX'", false),
+    ...positionalInserts(),
+  ];
+}
+
+/**
+ * INSERTs without a column list into positional (key pid, not the first column), while DDL through
+ * the proxy moves the key: the proxy must learn the columns again after each change, see the
+ * uncommitted layout inside the transaction that changed it, and the old one after a ROLLBACK.
+ */
+function positionalInserts(): QueryCase[] {
+  return [
+    q('positional: rows across shards RETURNING', "INSERT INTO positional VALUES ('a', 'x', 1, 10), ('b', NULL, 2, 20), ('c', 'z', 3, 30), ('d', 'w', -4, 40), ('e', 'v', 9223372036854775807, 50), ('f', 'u', -9223372036854775808, 60) RETURNING pid, label, qty", false),
+    q('positional: fewer values than columns (default)', "INSERT INTO positional VALUES ('g', 't', 5)", false),
+    q('positional: $n parameters', 'INSERT INTO positional VALUES ($1, $2, $3, $4), ($5, $6, $7, $8) RETURNING *', false, ['h', null, '6', '60', 'i', 'n', '7', '70']),
+    q('positional: schema-qualified', "INSERT INTO public.positional VALUES ('j', 'q', 8, 80), ('k', 'q', 9007199254740993, 80)", false),
+    q('positional: add a column', 'ALTER TABLE positional ADD COLUMN extra text', false),
+    q('positional: a value for the new column', "INSERT INTO positional VALUES ('l', 'p', 9, 90, 'extra ✓'), ('m', 'p', 10, 100, NULL) RETURNING *", false),
+    q('positional: drop a column before the key', 'ALTER TABLE positional DROP COLUMN label', false),
+    q('positional: key now second', "INSERT INTO positional VALUES ('o', 11, 110, 'e'), (NULL, 12, 120, NULL), ('r', -13, 130, 'neg') RETURNING *", false),
+    q('positional: BEGIN', 'BEGIN', false),
+    q('positional: drop the first column in the transaction', 'ALTER TABLE positional DROP COLUMN note', false),
+    q('positional: key first inside the transaction', "INSERT INTO positional VALUES (14, 140, 'in tx'), (15, 150, 'in tx') RETURNING *", false),
+    q('positional: COMMIT', 'COMMIT', false),
+    q('positional: key first after the commit', "INSERT INTO positional VALUES (16, 160, 'committed'), (-17, 170, NULL)", false),
+    q('positional: BEGIN again', 'BEGIN', false),
+    q('positional: drop qty in the transaction', 'ALTER TABLE positional DROP COLUMN qty', false),
+    q('positional: inside the transaction to roll back', "INSERT INTO positional VALUES (18, 'rolled back'), (19, 'rolled back')", false),
+    q('positional: ROLLBACK', 'ROLLBACK', false),
+    q('positional: the old columns again after the rollback', "INSERT INTO positional VALUES (20, 200, 'after rollback'), (21, 210, NULL) RETURNING *", false),
   ];
 }
 
@@ -75,6 +104,7 @@ export function stateChecks(d: Dataset): QueryCase[] {
   const whole = d.all.map((t) => q(`table ${t.name}`, `SELECT * FROM ${t.name}`, false));
   return [
     ...whole,
+    q('table positional', 'SELECT * FROM positional', false),
     q('customers count and sums', 'SELECT count(*), sum(balance), sum(visits), avg(balance) FROM customers', false),
     q('orders per status', 'SELECT status, count(*), sum(amount) FROM orders GROUP BY status ORDER BY status', true),
     q('customer 42 after writes', 'SELECT * FROM customers WHERE id = 42', false),
@@ -126,6 +156,36 @@ export function unsupportedCases(): UnsupportedCase[] {
       name: 'window function across shards',
       sql: 'SELECT id, row_number() OVER (ORDER BY id) FROM customers',
       why: 'the numbering needs every shard\'s rows in one sorted stream',
+    },
+    {
+      name: 'INSERT ... SELECT without a column list',
+      sql: 'INSERT INTO positional SELECT label, note, pid + 1000, qty FROM positional',
+      why: 'the selected rows may belong to several shards',
+    },
+    {
+      name: 'ORDER BY a nondeterministic collation',
+      sql: 'SELECT name FROM customers ORDER BY name COLLATE my_ci LIMIT 5',
+      why: 'the merge cannot reproduce a custom collation (nor its equal-but-different strings)',
+    },
+    {
+      name: 'COLLATE inside an ORDER BY expression',
+      sql: 'SELECT id FROM customers ORDER BY lower(name COLLATE "C") LIMIT 5',
+      why: 'the collation of the expression is derived from inside it; the merge only sees a top-level COLLATE',
+    },
+    {
+      name: 'an operator the proxy does not compute over aggregates',
+      sql: 'SELECT count(*) % 7 FROM customers',
+      why: 'only + - * / are computed over merged aggregates',
+    },
+    {
+      name: 'a cast with a type modifier over aggregates',
+      sql: 'SELECT sum(balance)::numeric(20,1) FROM customers',
+      why: 'numeric(p,s) casts are not computed over merged aggregates',
+    },
+    {
+      name: 'CASE over aggregates',
+      sql: 'SELECT CASE WHEN count(*) > 0 THEN sum(visits) END FROM customers',
+      why: 'CASE is not computed over merged aggregates',
     },
     {
       name: 'UPDATE that moves a row to another shard',

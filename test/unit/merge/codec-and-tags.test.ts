@@ -48,6 +48,15 @@ void t.test('RowDescription read and rebuilt for the client', async (t) => {
       [OID.text, -1, -1, 0],
     ],
   );
+  t.same(
+    d.fields.map((f) => [f.tableOid, f.attnum]),
+    [
+      [1, 1],
+      [2, 3],
+      [16384, 1],
+    ],
+    'table OID and attnum (column collations are looked up by them)',
+  );
   t.ok(clientRowDescription(d, 3, new Map()).equals(frame), 'all visible, nothing retyped: the same bytes');
   t.ok(clientRowDescription(d, 1, new Map()).equals(rowDescription([{ name: 'a', oid: OID.int4, typlen: 4, tableOid: 1, attnum: 1 }])));
   const retyped = clientRowDescription(d, 2, new Map([[1, { typeOid: OID.numeric, typeSize: -1 }]]));

@@ -43,3 +43,28 @@ export const EXTRA_FLOAT_DIGITS = ['1', '3', '0', '-3'];
 export function loadFixtures(): Fixtures {
   return JSON.parse(readFileSync(FIXTURE_FILE, 'utf8')) as Fixtures;
 }
+
+export const EXPRESSION_FIXTURE_FILE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'pg15-expressions.json');
+
+/** A row of an expression group: the operand values as text (null: SQL NULL), and the result text or error. */
+export type ExpressionRow = [values: (string | null)[], outcome: string | null | { code: string; message: string }];
+
+/** One expression over operands `a` (and `b`) of `types`, and what PostgreSQL answered for each row. */
+export interface ExpressionGroup {
+  expr: string;
+  types: string[];
+  /** pg_typeof of the expression. */
+  typeOid?: number;
+  /** PostgreSQL rejected the expression while planning it, before any row. */
+  parseError?: { code: string; message: string };
+  rows: ExpressionRow[];
+}
+
+export interface ExpressionFixtures {
+  postgres: string;
+  groups: ExpressionGroup[];
+}
+
+export function loadExpressionFixtures(): ExpressionFixtures {
+  return JSON.parse(readFileSync(EXPRESSION_FIXTURE_FILE, 'utf8')) as ExpressionFixtures;
+}

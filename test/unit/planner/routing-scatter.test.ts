@@ -119,7 +119,8 @@ void t.test('aggregates are re-aggregated', async (t) => {
   rejected(t, 'SELECT string_agg(name, \',\') FROM users', /string_agg/);
   rejected(t, 'SELECT array_agg(id) FROM users', /array_agg/);
   rejected(t, 'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM users', /percentile_cont/);
-  rejected(t, 'SELECT count(*) + 1 FROM users', /expression over aggregates/);
+  rejected(t, 'SELECT count(*) % 2 FROM users', /expression over aggregates/);
+  rejected(t, 'SELECT abs(sum(id)) FROM users', /expression over aggregates/);
   rejected(t, 'SELECT region, count(*) FROM users GROUP BY ROLLUP (region)', /ROLLUP/);
   rejected(t, 'SELECT *, count(*) FROM users GROUP BY name', /SELECT \*/);
 });

@@ -1,0 +1,138 @@
+// Expressions over merged aggregates (proxy/executor/merge/expression.ts) against what PostgreSQL 15
+// itself answered (fixtures/pg15-expressions.json, from generate-expression-fixtures.ts): the result
+// type, the exact text, or the exact error (SQLSTATE and message) for arithmetic between every pair
+// of number types, casts, round, coalesce and nullif, at the edges of every type. The expressions
+// go through the planner's own translation (aggregate-expr.ts), so both halves are checked together.
+// Then binary results, constant folding, type checks against the placeholder, and NULL handling.
+import t from 'tap';
+import { initSqlParser, parseSql } from '../../../planner/sql-parser.js';
+import { mergeExprOf } from '../../../planner/routing/aggregate-expr.js';
+import type { MergeExpr } from '../../../planner/plan.js';
+import { compileExpression } from '../../../proxy/executor/merge/expression.js';
+import { valueType } from '../../../proxy/executor/merge/value-types.js';
+import { ProxyError } from '../../../proxy/errors.js';
+import { decimalFromBinary, formatDecimal } from '../../../proxy/executor/merge/decimal.js';
+import { loadExpressionFixtures } from './pg-fixtures.js';
+import { OID } from './frames.js';
+
+await initSqlParser();
+const fixtures = loadExpressionFixtures();
+
+const OID_BY_NAME: Record<string, number> = { ...OID, numeric: OID.numeric, text: OID.text, varchar: OID.varchar, bpchar: OID.bpchar };
+
+/**
+ * The planner's MergeExpr of an expression over operands a (column 0) and b (column 1), written as
+ * the aggregates max(a) and max(b) so that the planner sees an expression over aggregates.
+ */
+function exprOf(sql: string): MergeExpr {
+  const parsed = parseSql(`SELECT ${sql.replace(/\b([ab])\b/g, 'max($1)')}`);
+  if (!parsed.ok) throw new Error(`does not parse: ${sql}`);
+  const select = parsed.statements[0]!.node['SelectStmt'] as { targetList: { ResTarget: { val: unknown } }[] };
+  return mergeExprOf(select.targetList[0]!.ResTarget.val, (node) => {
+    const call = (node as { FuncCall?: { args: { ColumnRef?: { fields: { String: { sval: string } }[] } }[] } }).FuncCall;
+    const name = call?.args[0]?.ColumnRef?.fields[0]?.String.sval;
+    return name === 'a' ? { hidden: false, index: 0 } : name === 'b' ? { hidden: false, index: 1 } : null;
+  });
+}
+
+function compile(expr: MergeExpr, types: readonly string[], resultOid: number, format: 0 | 1 = 0, extraFloatDigits = 1) {
+  const vts = types.map((ty) => valueType(OID_BY_NAME[ty]!, 0, 'bytes'));
+  return compileExpression(expr, { types: vts, visible: vts.length, result: valueType(resultOid, format, 'bytes'), extraFloatDigits });
+}
+
+function errorOf(fn: () => unknown): { code: string; message: string } | null {
+  try {
+    fn();
+    return null;
+  } catch (err) {
+    if (err instanceof ProxyError) return { code: err.sqlstate, message: err.message };
+    throw err;
+  }
+}
+
+void t.test(`every expression case PostgreSQL ${fixtures.postgres} answered`, async (t) => {
+  let checked = 0;
+  const failures: string[] = [];
+  for (const g of fixtures.groups) {
+    const label = (values: readonly (string | null)[]) => `${g.expr} [${g.types.join(', ')}] (${values.map((v) => (v === null ? 'NULL' : v)).join(', ')})`;
+    const expr = exprOf(g.expr);
+    if (g.parseError !== undefined) {
+      // PostgreSQL refused it before any row: a constant it folded must fail the same way here;
+      // anything else the shards report themselves, and the proxy must refuse to compute it too.
+      const got = errorOf(() => compile(expr, g.types, OID.text));
+      if (got === null) failures.push(`${label([])}: computed, PostgreSQL refused it (${g.parseError.message})`);
+      else if (g.parseError.code.startsWith('22') && (got.code !== g.parseError.code || got.message !== g.parseError.message)) {
+        failures.push(`${label([])}: ${got.code} ${got.message}, PostgreSQL ${g.parseError.code} ${g.parseError.message}`);
+      }
+      checked++;
+      continue;
+    }
+    let run: ((read: (column: number) => Buffer | null) => Buffer | null) | null = null;
+    const compileError = errorOf(() => (run = compile(expr, g.types, g.typeOid!)));
+    if (compileError !== null || run === null) {
+      failures.push(`${label([])}: does not compile (${compileError?.message ?? '?'}), PostgreSQL types it ${g.typeOid}`);
+      continue;
+    }
+    for (const [values, outcome] of g.rows) {
+      const fields = values.map((v) => (v === null ? null : Buffer.from(v, 'utf8')));
+      let got: string | null = null;
+      const error = errorOf(() => {
+        const out = run!((column) => fields[column] ?? null);
+        got = out === null ? null : out.toString('utf8');
+      });
+      if (outcome !== null && typeof outcome === 'object') {
+        if (error === null) failures.push(`${label(values)}: gave ${String(got)}, PostgreSQL failed with ${outcome.code} ${outcome.message}`);
+        else if (error.code !== outcome.code || error.message !== outcome.message) failures.push(`${label(values)}: ${error.code} ${error.message}, PostgreSQL ${outcome.code} ${outcome.message}`);
+      } else if (error !== null) failures.push(`${label(values)}: failed with ${error.code} ${error.message}, PostgreSQL gave ${String(outcome)}`);
+      else if (got !== outcome) failures.push(`${label(values)}: ${String(got)}, PostgreSQL ${String(outcome)}`);
+      checked++;
+    }
+  }
+  t.same(failures, [], `${checked} cases as PostgreSQL answered them`);
+  t.ok(checked > 5000, `${checked} cases checked`);
+});
+
+void t.test('results in binary format', async (t) => {
+  const run = (sql: string, types: string[], resultOid: number, values: (string | null)[]) => {
+    const fields = values.map((v) => (v === null ? null : Buffer.from(v, 'utf8')));
+    return compile(exprOf(sql), types, resultOid, 1)((c) => fields[c] ?? null);
+  };
+  t.equal(run('a / b', ['int8', 'int8'], OID.int8, ['7', '2'])!.readBigInt64BE(0), 3n, 'int8');
+  t.equal(run('a::int4', ['numeric'], OID.int4, ['-2.5'])!.readInt32BE(0), -3, 'int4: half away from zero');
+  t.equal(run('a::int2', ['float8'], OID.int2, ['2.5'])!.readInt16BE(0), 2, 'int2: rint, ties to even');
+  const rounded = run('round(a, 2)', ['numeric'], OID.numeric, ['1.005'])!;
+  t.equal(formatDecimal(decimalFromBinary(rounded, 0, rounded.length)!), '1.01', 'numeric_send of round(1.005, 2)');
+  t.equal(run('a * 2', ['float8'], OID.float8, ['0.1'])!.readDoubleBE(0), 0.2, 'float8');
+  t.equal(run('a::float4', ['int8'], OID.float4, ['16777217'])!.readFloatBE(0), 16777216, 'float4: int8 rounded once, ties to even');
+  t.equal(run('coalesce(a, 0)', ['int8'], OID.int8, [null])!.readBigInt64BE(0), 0n, 'coalesce of NULL');
+  t.equal(run('a::text', ['int4'], OID.text, ['42'])!.toString(), '42', 'text is UTF-8 in both formats');
+  t.equal(run('a + 1', ['int4'], OID.int4, [null]), null, 'NULL stays NULL');
+});
+
+void t.test('the result type must be the one PostgreSQL reported for the placeholder', async (t) => {
+  const err = errorOf(() => compile(exprOf('a / b'), ['int8', 'int8'], OID.numeric));
+  t.match(err, { code: '0A000', message: /pgshard would compute int8 where PostgreSQL reports numeric/ });
+  t.equal(errorOf(() => compile(exprOf('a / b'), ['int8', 'numeric'], OID.numeric)), null, 'int8 / numeric is numeric');
+  t.match(errorOf(() => compile(exprOf('coalesce(a, b)'), ['text', 'int4'], OID.text)), { code: '0A000', message: /coalesce over text and int4/ });
+  t.match(errorOf(() => compile(exprOf('a + 1'), ['date'], OID.date)), { code: '0A000', message: /operand of type date/ });
+});
+
+void t.test('extra_float_digits decides how floats cast to text print', async (t) => {
+  const run = (efd: number) => compile(exprOf('(a / 3)::text'), ['float8'], OID.text, 0, efd)((c) => (c === 0 ? Buffer.from('1') : null))!.toString();
+  t.equal(run(1), '0.3333333333333333', 'shortest exact');
+  t.equal(run(0), '0.333333333333333', '%.15g');
+  t.equal(run(-3), '0.333333333333', '%.12g');
+});
+
+void t.test('constant subexpressions are computed when the query starts, as PostgreSQL folds them', async (t) => {
+  t.match(errorOf(() => compile(exprOf('a * (1 / 0)'), ['int8'], OID.int8)), { code: '22012', message: 'division by zero' });
+  t.match(errorOf(() => compile(exprOf('a + (2147483647 + 1)'), ['int8'], OID.int8)), { code: '22003', message: 'integer out of range' });
+  // The planner folds COALESCE arguments up to the first non-NULL constant, and drops the rest.
+  t.match(errorOf(() => compile(exprOf('coalesce(a, 1 / 0)'), ['int8'], OID.int8)), { code: '22012' });
+  t.match(errorOf(() => compile(exprOf('coalesce(a, NULL, 1 / 0)'), ['int8'], OID.int8)), { code: '22012' });
+  t.equal(errorOf(() => compile(exprOf('coalesce(a, 5, 1 / 0)'), ['int8'], OID.int8)), null, 'never reached, never folded');
+  // COALESCE stops at its first non-NULL argument: a later one is never evaluated.
+  const run = compile(exprOf('coalesce(a, b / 0)'), ['int8', 'int8'], OID.int8);
+  t.equal(run((c) => (c === 0 ? Buffer.from('5') : Buffer.from('1')))!.toString(), '5');
+  t.match(errorOf(() => run((c) => (c === 0 ? null : Buffer.from('1')))), { code: '22012' });
+});

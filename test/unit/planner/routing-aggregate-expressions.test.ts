@@ -1,0 +1,157 @@
+// Expressions over aggregates in multi-shard reads: the shards return the plain partial aggregates
+// (hidden columns) and a typed NULL placeholder under the expression's output name; the merge gets
+// the expression as a MergeExpr to compute per merged row. Also where they may appear (select list,
+// HAVING, ORDER BY), grouped columns and ordinals inside them, and what is still refused.
+import t, { type Test } from 'tap';
+import { initSqlParser } from '../../../planner/sql-parser.js';
+import { Planner } from '../../../planner/planner.js';
+import type { MergeExpr, Plan } from '../../../planner/plan.js';
+import { makeRules, NO_SESSION } from './routing-fixtures.js';
+
+await initSqlParser();
+const planner = new Planner(makeRules(), { cacheEntriesMax: 1000 });
+const plan = (sql: string): Plan => planner.plan(sql, null, NO_SESSION)[0]?.plan ?? { kind: 'unsupported', message: 'none', hint: '' };
+
+const hidden = (index: number): MergeExpr => ({ kind: 'column', column: { hidden: true, index } });
+const visible = (index: number): MergeExpr => ({ kind: 'column', column: { hidden: false, index } });
+const int4 = (v: number): MergeExpr => ({ kind: 'const', type: 'int4', text: String(v) });
+
+/** `merge` is a pattern (t.match): only what it names is checked. */
+function scatter(t: Test, sql: string, expectSql: string, merge: object): void {
+  const p = plan(sql);
+  t.equal(p.kind, 'scatter', sql);
+  if (p.kind !== 'scatter') return;
+  t.equal(p.sql, expectSql, `${sql}: shard SQL`);
+  t.match(p.merge, merge, `${sql}: merge`);
+}
+
+function refused(t: Test, sql: string, message: RegExp): void {
+  const p = plan(sql);
+  t.equal(p.kind, 'unsupported', sql);
+  if (p.kind !== 'unsupported') return;
+  t.match(p.message, message, `${sql}: message`);
+  t.match(p.hint, /pgshard computes \+ - \* \//, `${sql}: the hint says what is computed`);
+}
+
+void t.test('coalesce: the shards return the plain aggregate and a typed placeholder named "coalesce"', async (t) => {
+  scatter(t, 'SELECT coalesce(sum(total), 0) FROM orders', 'SELECT CASE WHEN false THEN COALESCE(sum(total), 0) END AS coalesce, sum(total) AS pgshard_hidden_1 FROM orders', {
+    hiddenColumns: 1,
+    aggregate: { columns: [{ kind: 'expr', expr: { kind: 'coalesce', args: [hidden(0), int4(0)] } }, { kind: 'sum' }], having: null },
+  });
+  scatter(t, "SELECT status, coalesce(max(note), 'none') AS last FROM orders GROUP BY status", "SELECT status, CASE WHEN false THEN COALESCE(max(note), 'none') END AS last, max(note) AS pgshard_hidden_1 FROM orders GROUP BY status", {
+    aggregate: { columns: [{ kind: 'group' }, { kind: 'expr', expr: { kind: 'coalesce', args: [hidden(0), { kind: 'const', type: 'unknown', text: 'none' }] } }, { kind: 'max' }] },
+  });
+});
+
+void t.test('avg inside an expression merges as sum and count, like a selected avg', async (t) => {
+  scatter(t, 'SELECT round(avg(total), 2) FROM orders', 'SELECT CASE WHEN false THEN round(avg(total), 2) END AS round, count(total) AS pgshard_hidden_1, sum(total) AS pgshard_hidden_2 FROM orders', {
+    hiddenColumns: 2,
+    aggregate: { columns: [{ kind: 'expr', expr: { kind: 'round', arg: hidden(1), digits: 2 } }, { kind: 'count' }, { kind: 'avg', count: { hidden: true, index: 0 } }] },
+  });
+  t.match(plan('SELECT round(sum(total)), round(avg(total), -1) FROM orders'), {
+    merge: { aggregate: { columns: [{ kind: 'expr', expr: { kind: 'round', digits: null } }, { kind: 'expr', expr: { kind: 'round', digits: -1 } }] } },
+  });
+});
+
+void t.test('arithmetic between aggregates and constants; an aggregate selected too is read from its own column', async (t) => {
+  scatter(t, 'SELECT sum(total) / count(*) AS mean, count(*) FROM orders', 'SELECT CASE WHEN false THEN sum(total) / count(*) END AS mean, count(*), sum(total) AS pgshard_hidden_1 FROM orders', {
+    aggregate: { columns: [{ kind: 'expr', expr: { kind: 'arith', op: '/', left: hidden(0), right: visible(1) } }, { kind: 'count' }, { kind: 'sum' }] },
+  });
+  t.match(plan('SELECT 100.0 * count(*), sum(a) - sum(b), -sum(a), +sum(b) FROM orders'), {
+    merge: {
+      aggregate: {
+        columns: [
+          { kind: 'expr', expr: { kind: 'arith', op: '*', left: { kind: 'const', type: 'numeric', text: '100.0' } } },
+          { kind: 'expr', expr: { kind: 'arith', op: '-' } },
+          { kind: 'expr', expr: { kind: 'negate' } },
+          { kind: 'expr', expr: { kind: 'column' } },
+        ],
+      },
+    },
+  });
+  const p = plan('SELECT sum(a) + 2147483648, sum(a) + 9223372036854775808, sum(a) + -2147483648 FROM orders');
+  t.match(p, {
+    merge: {
+      aggregate: {
+        columns: [
+          { expr: { right: { kind: 'const', type: 'int8', text: '2147483648' } } },
+          { expr: { right: { kind: 'const', type: 'numeric', text: '9223372036854775808' } } },
+          { expr: { right: { kind: 'const', type: 'int4', text: '-2147483648' } } },
+        ],
+      },
+    },
+  }, 'integer literals take int4, int8 or numeric as PostgreSQL types them');
+  t.match(plan('SELECT sum(a) / nullif(count(*), 0) FROM orders'), {
+    merge: { aggregate: { columns: [{ expr: { kind: 'arith', right: { kind: 'nullif', value: int4(0) } } }] } },
+  });
+});
+
+void t.test('output names are PostgreSQL\'s (FigureColname), or the alias', async (t) => {
+  const sqlOf = (sql: string): string => {
+    const p = plan(sql);
+    return p.kind === 'scatter' ? p.sql : p.kind;
+  };
+  t.match(sqlOf('SELECT sum(total)::int FROM orders'), /END AS sum,/, 'a cast of a function takes the function name');
+  t.match(sqlOf('SELECT (sum(a) - sum(b))::text FROM orders'), /END AS text,/, 'a cast of an operator takes the type name');
+  t.match(sqlOf('SELECT sum(a) / count(*) FROM orders'), /END AS "\?column\?",/, 'an operator: ?column?');
+  t.match(sqlOf('SELECT nullif(count(*), 0) FROM orders'), /END AS nullif,/);
+  t.match(sqlOf('SELECT coalesce(sum(a), 0) AS "Total" FROM orders'), /END AS "Total",/, 'an alias is kept');
+});
+
+void t.test('grouped columns and GROUP BY ordinals inside expressions', async (t) => {
+  scatter(t, 'SELECT qty, qty * count(*) FROM orders GROUP BY qty', 'SELECT qty, CASE WHEN false THEN qty * count(*) END AS "?column?", count(*) AS pgshard_hidden_1 FROM orders GROUP BY qty', {
+    aggregate: { columns: [{ kind: 'group' }, { kind: 'expr', expr: { kind: 'arith', left: visible(0), right: hidden(0) } }, { kind: 'count' }] },
+  });
+  // A grouped sub-expression is computed by the shards, with PostgreSQL's own semantics.
+  scatter(t, 'SELECT status, count(*) * 10 + length(status) FROM orders GROUP BY 1', 'SELECT status, CASE WHEN false THEN (count(*) * 10) + length(status) END AS "?column?", count(*) AS pgshard_hidden_1, length(status) AS pgshard_hidden_2 FROM orders GROUP BY 1', {
+    aggregate: { columns: [{ kind: 'group' }, { kind: 'expr' }, { kind: 'count' }, { kind: 'group' }] },
+  });
+  refused(t, 'SELECT status, count(*) * qty FROM orders GROUP BY status', /"qty", which is neither an aggregate nor grouped/);
+});
+
+void t.test('HAVING and ORDER BY over expressions get hidden expression columns', async (t) => {
+  const p = plan('SELECT status FROM orders GROUP BY status HAVING sum(total) / count(*) > 10 ORDER BY sum(total) - sum(qty) DESC LIMIT 3');
+  t.match(p, {
+    kind: 'scatter',
+    merge: {
+      hiddenColumns: 5,
+      aggregate: {
+        columns: [
+          { kind: 'group' },
+          { kind: 'sum' },
+          { kind: 'count' },
+          { kind: 'expr', expr: { kind: 'arith', op: '/', left: hidden(0), right: hidden(1) } },
+          { kind: 'sum' },
+          { kind: 'expr', expr: { kind: 'arith', op: '-', left: hidden(0), right: hidden(3) } },
+        ],
+        having: { kind: 'compare', op: '>', left: { kind: 'column', column: { hidden: true, index: 2 } } },
+      },
+      orderBy: [{ column: { hidden: true, index: 4 }, descending: true }],
+      limit: { kind: 'literal', value: 3n },
+    },
+  });
+  if (p.kind === 'scatter') t.notMatch(p.sql, /HAVING|ORDER BY|LIMIT/, 'the shards neither filter, sort nor limit the groups');
+  t.match(plan('SELECT status, sum(total) - sum(qty) AS d FROM orders GROUP BY status ORDER BY d'), { merge: { orderBy: [{ column: { hidden: false, index: 1 } }] } }, 'ORDER BY the alias');
+  t.match(plan('SELECT status, sum(total) - sum(qty) FROM orders GROUP BY status ORDER BY sum(total) - sum(qty)'), { merge: { orderBy: [{ column: { hidden: false, index: 1 } }] } }, 'ORDER BY the same expression');
+});
+
+void t.test('expressions the proxy cannot compute exactly are refused with what it can', async (t) => {
+  refused(t, 'SELECT count(*) % 2 FROM orders', /operator % in an expression over aggregates/);
+  refused(t, 'SELECT abs(sum(total)) FROM orders', /function abs\(\)/);
+  refused(t, 'SELECT CASE WHEN count(*) > 0 THEN 1 END FROM orders', /CASE/);
+  refused(t, 'SELECT greatest(min(a), max(b)) FROM orders', /greatest\/least/);
+  refused(t, 'SELECT sum(total) + $1 FROM orders', /a parameter/);
+  refused(t, "SELECT sum(total) + '1' FROM orders", /a string constant in arithmetic/);
+  refused(t, "SELECT sum(total)::numeric(10,2) FROM orders", /type modifier/);
+  refused(t, 'SELECT round(avg(total), $1) FROM orders', /round\(x, n\) with n other than an integer constant/);
+  refused(t, 'SELECT nullif(sum(total), 0.5) FROM orders', /nullif\(x, y\) with y other than an integer constant/);
+  refused(t, 'SELECT count(*) > 0 FROM orders', /operator >/);
+  refused(t, 'SELECT count(*) IS NULL FROM orders', /boolean condition/);
+  refused(t, 'SELECT sum(total) || \'x\' FROM orders', /operator \|\|/);
+  t.match(plan('SELECT coalesce(string_agg(note, \',\'), \'\') FROM orders'), { kind: 'unsupported', message: /string_agg/ }, 'an aggregate that does not merge is named');
+});
+
+void t.test('grouped by the shard key: nothing to merge, expressions run on the shards as written', async (t) => {
+  const p = plan('SELECT customer_id, sum(total) / count(*) FROM orders GROUP BY customer_id');
+  t.match(p, { kind: 'scatter', sql: 'SELECT customer_id, sum(total) / count(*) FROM orders GROUP BY customer_id', merge: { aggregate: null } });
+});
