@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startLocalCluster } from '../../../proxy/demo/local-cluster.js';
+import { withFixturePostgres } from './fixture-postgres.js';
 import { EXPRESSION_FIXTURE_FILE, type ExpressionFixtures, type ExpressionGroup } from './pg-fixtures.js';
 
 const VALUES: Record<string, (string | null)[]> = {
@@ -98,32 +98,13 @@ async function generate(client: pg.Client): Promise<ExpressionFixtures> {
 }
 
 async function main(): Promise<void> {
-  const host = process.env.PGSHARD_FIXTURE_HOST;
-  let stop = async (): Promise<void> => undefined;
-  let config: pg.ClientConfig;
-  if (host !== undefined) {
-    config = { host, port: Number(process.env.PGSHARD_FIXTURE_PORT ?? 5432), user: 'postgres', database: 'postgres' };
-  } else {
-    const cluster = await startLocalCluster({ shards: 1, replicas: 0, users: [], databases: [], log: (line) => console.error(line) });
-    const node = cluster.shards[0]!.primary;
-    config = { host: node.socketDir, port: node.port, user: cluster.superuser, database: 'postgres' };
-    stop = () => cluster.stop();
-  }
-  try {
-    const client = new pg.Client(config);
-    await client.connect();
-    try {
-      const fixtures = await generate(client);
-      mkdirSync(dirname(EXPRESSION_FIXTURE_FILE), { recursive: true });
-      writeFileSync(EXPRESSION_FIXTURE_FILE, JSON.stringify(fixtures, null, 0).replace(/\},\{"expr"/g, '},\n{"expr"') + '\n');
-      const rows = fixtures.groups.reduce((n, g) => n + Math.max(1, g.rows.length), 0);
-      console.error(`PostgreSQL ${fixtures.postgres}: ${fixtures.groups.length} expressions, ${rows} cases`);
-    } finally {
-      await client.end();
-    }
-  } finally {
-    await stop();
-  }
+  await withFixturePostgres(async (client) => {
+    const fixtures = await generate(client);
+    mkdirSync(dirname(EXPRESSION_FIXTURE_FILE), { recursive: true });
+    writeFileSync(EXPRESSION_FIXTURE_FILE, JSON.stringify(fixtures, null, 0).replace(/\},\{"expr"/g, '},\n{"expr"') + '\n');
+    const rows = fixtures.groups.reduce((n, g) => n + Math.max(1, g.rows.length), 0);
+    console.error(`PostgreSQL ${fixtures.postgres}: ${fixtures.groups.length} expressions, ${rows} cases`);
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

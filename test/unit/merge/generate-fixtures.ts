@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startLocalCluster } from '../../../proxy/demo/local-cluster.js';
+import { withFixturePostgres } from './fixture-postgres.js';
 import { EXTRA_FLOAT_DIGITS, FIXTURE_FILE, type AggregateCase, type DatetimeCase, type FloatCase, type Fixtures } from './pg-fixtures.js';
 
 let seed = 0x2468ace;
@@ -186,34 +186,15 @@ function exactDecimal(x: number): string {
 }
 
 async function main(): Promise<void> {
-  const host = process.env.PGSHARD_FIXTURE_HOST;
-  let stop = async (): Promise<void> => undefined;
-  let config: pg.ClientConfig;
-  if (host !== undefined) {
-    config = { host, port: Number(process.env.PGSHARD_FIXTURE_PORT ?? 5432), user: 'postgres', database: 'postgres' };
-  } else {
-    const cluster = await startLocalCluster({ shards: 1, replicas: 0, users: [], databases: [], log: (line) => console.error(line) });
-    const node = cluster.shards[0]!.primary;
-    config = { host: node.socketDir, port: node.port, user: cluster.superuser, database: 'postgres' };
-    stop = () => cluster.stop();
-  }
-  try {
-    const client = new pg.Client(config);
-    await client.connect();
-    try {
-      const fixtures = await generate(client);
-      mkdirSync(dirname(FIXTURE_FILE), { recursive: true });
-      writeFileSync(FIXTURE_FILE, JSON.stringify(fixtures, null, 0).replace(/\},\{/g, '},\n{') + '\n');
-      console.error(
-        `PostgreSQL ${fixtures.postgres}: ${fixtures.aggregates.length} aggregates, ${fixtures.float8.length} float8, ` +
-          `${fixtures.float4.length} float4, ${fixtures.datetimes.length} datetimes`,
-      );
-    } finally {
-      await client.end();
-    }
-  } finally {
-    await stop();
-  }
+  await withFixturePostgres(async (client) => {
+    const fixtures = await generate(client);
+    mkdirSync(dirname(FIXTURE_FILE), { recursive: true });
+    writeFileSync(FIXTURE_FILE, JSON.stringify(fixtures, null, 0).replace(/\},\{/g, '},\n{') + '\n');
+    console.error(
+      `PostgreSQL ${fixtures.postgres}: ${fixtures.aggregates.length} aggregates, ${fixtures.float8.length} float8, ` +
+        `${fixtures.float4.length} float4, ${fixtures.datetimes.length} datetimes`,
+    );
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
