@@ -132,8 +132,9 @@ export class NodePool {
     if (conn !== null) return done(null, conn);
     const hold = this.held;
     const since = Date.now();
-    this.waiters.push({ done, since, deadline: since + (hold?.waitMs ?? this.limits.acquireTimeoutMs), hold });
-    this.armDeadline(since + (hold?.waitMs ?? this.limits.acquireTimeoutMs));
+    const deadline = since + (hold?.waitMs ?? this.limits.acquireTimeoutMs);
+    this.waiters.push({ done, since, deadline, hold });
+    this.armDeadline(deadline);
     this.grow();
   }
 
