@@ -39,6 +39,7 @@ import { readCatalogFacts, readShardedViews } from './executor/catalog-lookup.js
 import type { KeyType } from '../planner/hash/pg-hash.js';
 import type { LearnedKeyType } from '../planner/plan.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
+import { nodeEndpoint } from '../topology/node-endpoint.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 
 const CLASSIFIER_CACHE_ENTRIES = 10_000;
@@ -246,7 +247,7 @@ export class ProxyServer implements ClientRegistry {
   cancelBackend(target: ServerConnection): void {
     const { host, port } = target.login.node;
     const frame = buildCancelRequest(target.processId, target.secretKey);
-    const sock = net.connect({ host, port }, () => sock.end(frame));
+    const sock = net.connect(nodeEndpoint(host, port), () => sock.end(frame));
     sock.on('error', (err) => this.options.log.warn({ err: err.message, node: target.label }, 'cancel request failed'));
     sock.setTimeout(this.config.pool.connectTimeoutMs, () => sock.destroy());
   }

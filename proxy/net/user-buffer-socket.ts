@@ -5,6 +5,7 @@
 // connection) says so, and the socket moves on to a fresh buffer.
 
 import net from 'node:net';
+import { nodeEndpoint } from '../../topology/node-endpoint.js';
 
 /** Handles one chunk; returns true when any of its bytes stay referenced after the call. */
 export type ChunkConsumer = (chunk: Buffer) => boolean;
@@ -21,9 +22,9 @@ function userBufferOption(bytes: number, consume: ChunkConsumer): net.OnReadOpts
   };
 }
 
-/** net.connect, reading into a buffer of `bytes` bytes. */
+/** net.connect to a node (TCP, or its Unix socket when `host` is a directory), reading into a buffer of `bytes` bytes. */
 export function connectWithUserBuffer(host: string, port: number, bytes: number, consume: ChunkConsumer): net.Socket {
-  return net.connect({ host, port, onread: userBufferOption(bytes, consume) });
+  return net.connect({ ...nodeEndpoint(host, port), onread: userBufferOption(bytes, consume) });
 }
 
 interface HandleOwner {

@@ -9,6 +9,7 @@
 // come from an environment variable (`port: ${PGSHARD_PORT}`).
 
 import { z } from 'zod';
+import { isSocketDirectory, UNIX_SOCKET_PATH_BYTES_MAX, unixSocketPath } from '../node-endpoint.js';
 import { ADMIN_DATABASE, type Config } from './config-types.js';
 
 /** Largest delay setTimeout honours; anything larger fires immediately (TimeoutOverflowWarning). */
@@ -68,12 +69,25 @@ export const userSchema = z.strictObject({
 /** An optional section: absent or empty (`pool:` with every key commented out, i.e. null) means defaults. */
 const section = <T extends z.ZodType>(schema: T) => z.preprocess((value) => value ?? {}, schema);
 
-export const nodeAddressSchema = z.strictObject({
-  host: nonEmptyString,
-  port,
-  /** The node's data directory when it is on the proxy's machine (failover.rejoin rewinds it there). */
-  dataDir: nonEmptyString.nullable().default(null),
-});
+export const nodeAddressSchema = z
+  .strictObject({
+    /** A host name or address, or (starting with '/') the directory of the node's Unix socket, as in libpq. */
+    host: nonEmptyString,
+    port,
+    /** The node's data directory when it is on the proxy's machine (failover.rejoin rewinds it there). */
+    dataDir: nonEmptyString.nullable().default(null),
+  })
+  .superRefine((node, ctx) => {
+    if (!isSocketDirectory(node.host)) return;
+    const path = unixSocketPath(node.host, node.port);
+    if (Buffer.byteLength(path) > UNIX_SOCKET_PATH_BYTES_MAX) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['host'],
+        message: `the Unix socket ${path} is longer than the ${UNIX_SOCKET_PATH_BYTES_MAX} bytes a socket path may have; use a shorter directory`,
+      });
+    }
+  });
 
 export const shardSchema = z.strictObject({
   name: nonEmptyString,

@@ -705,3 +705,15 @@ void t.test('coordination and health: cross-field problems are named', async (t)
   const bad = problemsOf(t, () => parseConfig({ ...minimal(), coordination: { kind: 'etcd', endpoints: ['127.0.0.1:2379'] } }, {}));
   t.match(find(bad, 'coordination.endpoints[0]').map((p) => p.message), [/etcd client URL/]);
 });
+
+void t.test('a node host may be a Unix-socket directory (absolute path), within the socket path limit', async (t) => {
+  const ok = parseConfig({ ...minimal(), databases: [{ name: 'app', shards: [{ primary: { host: '/var/run/postgresql', port: 5432 } }] }] }, {});
+  t.equal(ok.databases[0]!.shards[0]!.primary.host, '/var/run/postgresql');
+  const longDir = `/${'d'.repeat(100)}`;
+  const problems = problemsOf(t, () =>
+    parseConfig({ ...minimal(), databases: [{ name: 'app', shards: [{ primary: { host: longDir, port: 5432 } }] }] }, {}),
+  );
+  const hostProblems = find(problems, 'databases[0].shards[0].primary.host');
+  t.equal(hostProblems.length, 1, `the problem names the host key: ${JSON.stringify(problems)}`);
+  t.match(hostProblems[0]?.message ?? '', /Unix socket .*\.s\.PGSQL\.5432 is longer than the 107 bytes/);
+});
