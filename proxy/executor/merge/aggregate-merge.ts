@@ -16,6 +16,7 @@ import { ProxyError } from '../../errors.js';
 import type { AggregateMerge as AggregateSpec, MergeColumn, MergeExpr } from '../../../planner/plan.js';
 import { assertNever } from '../../../planner/assert-never.js';
 import { addDecimal, decimalToBinary, divideDecimal, finite, formatDecimal, type Decimal } from './decimal.js';
+import { floatBinary, intBinary } from './binary-numbers.js';
 import { formatFloat4, formatFloat8 } from './float-format.js';
 import { ENTRY_OVERHEAD_BYTES, type MergeBudget } from './merge-budget.js';
 import type { Retype } from './row-codec.js';
@@ -70,26 +71,17 @@ function intField(v: Scalar, t: ValueType): Buffer {
   }
   if (t.format === 0) return Buffer.from(v.toString(), 'latin1');
   switch (t.oid) {
-    case Oid.int2: {
-      const b = Buffer.allocUnsafe(2);
-      b.writeInt16BE(Number(v));
-      return b;
-    }
-    case Oid.int4: {
-      const b = Buffer.allocUnsafe(4);
-      b.writeInt32BE(Number(v));
-      return b;
-    }
+    case Oid.int2:
+      return intBinary(2, v);
+    case Oid.int4:
+      return intBinary(4, v);
     case Oid.oid: {
       const b = Buffer.allocUnsafe(4);
       b.writeUInt32BE(Number(v));
       return b;
     }
-    default: {
-      const b = Buffer.allocUnsafe(8);
-      b.writeBigInt64BE(BigInt(v));
-      return b;
-    }
+    default:
+      return intBinary(8, v);
   }
 }
 
@@ -100,10 +92,7 @@ function decimalField(d: Decimal, t: ValueType): Buffer {
 function floatField(x: number, t: ValueType, extraFloatDigits: number): Buffer {
   const float4 = t.family === 'float4';
   if (t.format === 0) return Buffer.from(float4 ? formatFloat4(x, extraFloatDigits) : formatFloat8(x, extraFloatDigits), 'latin1');
-  const b = Buffer.allocUnsafe(float4 ? 4 : 8);
-  if (float4) b.writeFloatBE(x);
-  else b.writeDoubleBE(x);
-  return b;
+  return floatBinary(float4, x);
 }
 
 /** A copy of buf[start, start + length) (one allocation, from Node's pool when small). */

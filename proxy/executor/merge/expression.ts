@@ -15,6 +15,7 @@ import { assertNever } from '../../../planner/assert-never.js';
 import type { MergeExpr } from '../../../planner/plan.js';
 import { decimalOf, scalarOf } from './text-values.js';
 import { decimalToBinary, formatDecimal, parseDecimal, roundDecimal, type Decimal } from './decimal.js';
+import { floatBinary, intBinary } from './binary-numbers.js';
 import { formatFloat4, formatFloat8 } from './float-format.js';
 import { arith, convert, equalsInteger, isFloat, isInt, isNumber, isText, negate, NUMBER_RANK, rint, type NumberType, type SqlType, type Value } from './expression-values.js';
 import { Oid, typeName, type ValueType } from './value-types.js';
@@ -279,33 +280,18 @@ function encode(v: Value, type: Exclude<SqlType, 'unknown'>, format: 0 | 1, efd:
     }
   }
   switch (type) {
-    case 'int2': {
-      const b = Buffer.allocUnsafe(2);
-      b.writeInt16BE(Number(v));
-      return b;
-    }
-    case 'int4': {
-      const b = Buffer.allocUnsafe(4);
-      b.writeInt32BE(Number(v));
-      return b;
-    }
-    case 'int8': {
-      const b = Buffer.allocUnsafe(8);
-      b.writeBigInt64BE(v as bigint);
-      return b;
-    }
+    case 'int2':
+      return intBinary(2, v as bigint);
+    case 'int4':
+      return intBinary(4, v as bigint);
+    case 'int8':
+      return intBinary(8, v as bigint);
     case 'numeric':
       return decimalToBinary(v as Decimal);
-    case 'float4': {
-      const b = Buffer.allocUnsafe(4);
-      b.writeFloatBE(v as number);
-      return b;
-    }
-    case 'float8': {
-      const b = Buffer.allocUnsafe(8);
-      b.writeDoubleBE(v as number);
-      return b;
-    }
+    case 'float4':
+      return floatBinary(true, v as number);
+    case 'float8':
+      return floatBinary(false, v as number);
     case 'text':
     case 'varchar':
     case 'bpchar':
