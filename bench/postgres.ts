@@ -30,10 +30,11 @@ export interface BenchPostgres {
   settings: Record<string, string>;
 }
 
-export async function startBenchPostgres(log: (line: string) => void): Promise<BenchPostgres> {
+/** `shards` primaries (default 1); the returned endpoint is the first one's. */
+export async function startBenchPostgres(log: (line: string) => void, shards = 1): Promise<BenchPostgres> {
   const password = randomBytes(16).toString('hex');
   const cluster = await startLocalCluster({
-    shards: 1,
+    shards,
     replicas: 0,
     users: [{ name: BENCH_USER, password }],
     databases: [BENCH_DATABASE],

@@ -7,13 +7,15 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startLocalCluster } from '../proxy/demo/local-cluster.js';
 import { initPgbench, runPgbench, type Endpoint } from './pgbench.js';
+import { cpuDelta, processCpuTimes, totalSeconds } from './proc-cpu.js';
 import { BENCH_DATABASE, BENCH_PG_SETTINGS, BENCH_USER, type BenchPostgres } from './postgres.js';
 import { repoRoot, startPgshard } from './targets.js';
 
 export const SHARDED_TPS_VS_DIRECT_MIN = 0.8;
 export const PLAN_CACHE_HIT_US_MAX = 5;
 
-const PGBENCH_SHARDING = {
+/** The pgbench tables sharded by their keys (the database's `sharding:` config section). */
+export const PGBENCH_SHARDING = {
   tables: [
     { name: 'pgbench_accounts', column: 'aid', type: 'int4' },
     { name: 'pgbench_tellers', column: 'tid', type: 'int4' },
@@ -63,10 +65,14 @@ export async function runShardedSection(direct: BenchPostgres, opts: ShardedOpti
       ['pgshard (2 shards)', proxy.endpoint],
     ];
     const tps = new Map<string, number[]>(targets.map(([name]) => [name, []]));
+    const proxyCpuUs: number[] = [];
     const errors: string[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
       for (const [name, endpoint] of targets) {
+        const viaProxy = endpoint === proxy.endpoint;
+        const cpuBefore = viaProxy ? processCpuTimes(proxy.pid as number) : null;
         const r = await runPgbench({ endpoint, args, timeoutMs: opts.durationSec * 1000 + 60_000 });
+        if (cpuBefore !== null && r.processed) proxyCpuUs.push((totalSeconds(cpuDelta(cpuBefore, processCpuTimes(proxy.pid as number))) * 1e6) / r.processed);
         if (r.errored || r.tps === null) errors.push(`${name} round ${round}: ${r.errors.join(' | ') || 'no tps'}`);
         else tps.get(name)!.push(r.tps);
         progress(`sharded round ${round} ${name}: ${r.tps === null ? 'no tps' : `${Math.round(r.tps)} tps`}${r.failed ? `, ${r.failed} failed` : ''}`);
@@ -78,7 +84,7 @@ export async function runShardedSection(direct: BenchPostgres, opts: ShardedOpti
     rows.push(
       '## Sharded: pgbench -S -M prepared on 2 shards',
       '',
-      `pgbench tables sharded by aid/tid/bid (int4, hash, 1024 buckets) over 2 shards on this machine, loaded by \`pgbench -i -s ${opts.scale}\` through pgshard in ${loadSec.toFixed(1)} s (COPY split: ${counts.join(' + ')} accounts rows). ${opts.clients} clients, ${opts.durationSec} s per run, ${opts.rounds} alternating round(s), medians. Both shards and the direct node share the same CPUs.`,
+      `pgbench tables sharded by aid/tid/bid (int4, hash, 1024 buckets) over 2 shards on this machine, loaded by \`pgbench -i -s ${opts.scale}\` through pgshard in ${loadSec.toFixed(1)} s (COPY split: ${counts.join(' + ')} accounts rows). ${opts.clients} clients, ${opts.durationSec} s per run, ${opts.rounds} alternating round(s), medians. Both shards and the direct node share the same CPUs. pgshard's CPU per transaction (median): ${median(proxyCpuUs).toFixed(1)} µs.`,
       '',
       '| target | tps (median) | ratio to direct | mark |',
       '|---|---:|---:|---|',
