@@ -7,7 +7,7 @@
 // Reference: https://www.postgresql.org/docs/15/protocol-message-formats.html
 
 import { ProxyError, SqlState } from '../errors.js';
-import { BODY, cstringEnd, expectEnd, malformed, need } from './wire.js';
+import { BODY, cstringEnd, EMPTY_BUFFER, expectEnd, malformed, need } from './wire.js';
 
 export type StartupPacket =
   | { kind: 'startup'; protocolMajor: number; protocolMinor: number; params: Map<string, string> }
@@ -28,8 +28,6 @@ const GSSENC_REQUEST_CODE = 80877104;
 const SUPPORTED_MAJOR = 3;
 const SUPPORTED_RANGE = '3.0 to 3.0';
 
-/** Shared result for "no SASL data": a zero-length Buffer cannot be mutated, so sharing is safe. */
-const NO_DATA = Buffer.alloc(0);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -190,7 +188,7 @@ export function decodeSaslInitialResponse(buf: Buffer, start: number, end: numbe
   pos += 4;
   if (length === -1) {
     expectEnd(pos, end, msg);
-    return { mechanism, data: NO_DATA };
+    return { mechanism, data: EMPTY_BUFFER };
   }
   if (length < 0) throw malformed(msg, `negative data length ${length}`);
   need(pos, length, end, msg, 'data');

@@ -14,6 +14,9 @@ import { ProxyError } from '../errors.js';
 /** Offset of the body of a typed frame (type byte + Int32 length). */
 export const BODY = 5;
 
+/** A shared zero-length Buffer: it cannot be mutated, so sharing is safe (placeholders, "no data"). */
+export const EMPTY_BUFFER: Buffer = Buffer.alloc(0);
+
 // ---------------------------------------------------------------------------------------------
 // Reading. Every check is against `end`, never buf.length: a frame usually sits inside a larger
 // chunk. Failures are FATAL 08P01, as in Postgres.

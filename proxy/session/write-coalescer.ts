@@ -2,14 +2,23 @@
 // Frames forwarded untouched are kept as ranges of the chunk they arrived in; consecutive frames of
 // one chunk extend a single range, so a chunk full of DataRows becomes one subarray and one write,
 // with no allocation per row. Frames the proxy makes are appended as buffers of their own.
+// A few small parts (a renamed Bind between forwarded ranges) are copied into one buffer: one plain
+// write costs less than Node's cork/writev path, which builds request objects for every chunk.
 
 import type { Writable } from 'node:stream';
+import { EMPTY_BUFFER } from '../protocol/wire.js';
+
+/** Up to this many bytes in several parts are copied into one buffer and written once. */
+const FLATTEN_BYTES_MAX = 2048;
 
 export class WriteCoalescer {
   private rangeBuf: Buffer | null = null;
   private rangeStart = 0;
   private rangeEnd = 0;
+  // parts[0, partsCount): slots past the count hold EMPTY_BUFFER, so no old chunk stays referenced, and the
+  // array is reused without truncating it (setting an array's length is a runtime call).
   private readonly parts: Buffer[] = [];
+  private partsCount = 0;
   private partsBytes = 0;
 
   /** Appends buf[start, end), extending the current range when it continues it. */
@@ -26,8 +35,7 @@ export class WriteCoalescer {
 
   addBuffer(buf: Buffer): void {
     this.closeRange();
-    this.parts.push(buf);
-    this.partsBytes += buf.length;
+    this.append(buf);
   }
 
   get pendingBytes(): number {
@@ -35,33 +43,47 @@ export class WriteCoalescer {
   }
 
   isEmpty(): boolean {
-    return this.rangeBuf === null && this.parts.length === 0;
+    return this.rangeBuf === null && this.partsCount === 0;
   }
 
   /** Writes everything gathered; returns the socket's back-pressure verdict (false: wait for 'drain'). */
   flushTo(out: Writable): boolean {
     this.closeRange();
     const parts = this.parts;
-    const n = parts.length;
+    const n = this.partsCount;
     if (n === 0) return true;
     let ok: boolean;
     if (n === 1) {
       ok = out.write(parts[0]!);
+    } else if (this.partsBytes <= FLATTEN_BYTES_MAX) {
+      const one = Buffer.allocUnsafe(this.partsBytes);
+      let at = 0;
+      for (let i = 0; i < n; i++) at += parts[i]!.copy(one, at);
+      ok = out.write(one);
     } else {
       out.cork();
       for (let i = 0; i < n - 1; i++) out.write(parts[i]!);
       ok = out.write(parts[n - 1]!);
       out.uncork();
     }
-    parts.length = 0;
-    this.partsBytes = 0;
+    this.dropParts();
     return ok;
   }
 
   /** Drops everything gathered (the destination is gone). */
   clear(): void {
     this.rangeBuf = null;
-    this.parts.length = 0;
+    this.dropParts();
+  }
+
+  private append(part: Buffer): void {
+    this.parts[this.partsCount++] = part;
+    this.partsBytes += part.length;
+  }
+
+  private dropParts(): void {
+    for (let i = 0; i < this.partsCount; i++) this.parts[i] = EMPTY_BUFFER;
+    this.partsCount = 0;
     this.partsBytes = 0;
   }
 
@@ -69,8 +91,7 @@ export class WriteCoalescer {
     const buf = this.rangeBuf;
     if (buf === null) return;
     const part = this.rangeStart === 0 && this.rangeEnd === buf.length ? buf : buf.subarray(this.rangeStart, this.rangeEnd);
-    this.parts.push(part);
-    this.partsBytes += part.length;
+    this.append(part);
     this.rangeBuf = null;
   }
 }
