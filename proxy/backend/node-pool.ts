@@ -56,7 +56,9 @@ export interface PoolStats {
 export class NodePool {
   private readonly idle: ServerConnection[] = [];
   private readonly waiters: Waiter[] = [];
-  private readonly lent = new Set<ServerConnection>();
+  // An array with each connection's index on the connection (swap-remove) rather than a Set: lending
+  // and taking back happen once per transaction, and a Set's deletions make it rehash now and then.
+  private readonly lent: ServerConnection[] = [];
   private connecting = 0;
   private closed = false;
   private acquired = 0;
@@ -96,7 +98,7 @@ export class NodePool {
   }
 
   get size(): number {
-    return this.idle.length + this.lent.size + this.connecting;
+    return this.idle.length + this.lent.length + this.connecting;
   }
 
   /** The fast path: an idle connection now, or null. */
@@ -218,7 +220,7 @@ export class NodePool {
 
   /** Connections lent out right now (in-flight work, for balancing reads and draining writes). */
   get activeCount(): number {
-    return this.lent.size;
+    return this.lent.length;
   }
 
   get onHold(): boolean {
@@ -245,7 +247,7 @@ export class NodePool {
       conn.owner.release(conn);
       return;
     }
-    this.lent.delete(conn);
+    this.unlend(conn);
     conn.listener = null;
     conn.lastUsedAt = Date.now();
     if (conn.broken || conn.closed || this.closed || this.tooOld(conn) || this.size > this.limits.sizeMax) {
@@ -269,7 +271,7 @@ export class NodePool {
       conn.owner.discard(conn);
       return;
     }
-    this.lent.delete(conn);
+    this.unlend(conn);
     conn.listener = null;
     conn.destroy();
     this.grow();
@@ -281,7 +283,7 @@ export class NodePool {
       name: this.name,
       database: this.login.database,
       user: this.login.user,
-      active: this.lent.size,
+      active: this.lent.length,
       idle: this.idle.length,
       connecting: this.connecting,
       waiting: this.waiters.length,
@@ -296,15 +298,31 @@ export class NodePool {
   /** Every connection, for SHOW SERVERS. */
   connections(): { conn: ServerConnection; state: 'active' | 'idle' }[] {
     return [
-      ...[...this.lent].map((conn) => ({ conn, state: 'active' as const })),
+      ...this.lent.map((conn) => ({ conn, state: 'active' as const })),
       ...this.idle.map((conn) => ({ conn, state: 'idle' as const })),
     ];
   }
 
   private lend(conn: ServerConnection): void {
-    this.lent.add(conn);
-    conn.owner = this;
+    this.addLent(conn);
     this.acquired++;
+  }
+
+  private addLent(conn: ServerConnection): void {
+    conn.lentAt = this.lent.length;
+    this.lent.push(conn);
+    conn.owner = this;
+  }
+
+  private unlend(conn: ServerConnection): void {
+    const at = conn.lentAt;
+    if (at < 0 || this.lent[at] !== conn) return;
+    const last = this.lent.pop()!;
+    if (last !== conn) {
+      this.lent[at] = last;
+      last.lentAt = at;
+    }
+    conn.lentAt = -1;
   }
 
   close(): void {
@@ -322,8 +340,7 @@ export class NodePool {
         (conn) => {
           this.connecting--;
           this.lastConnectError = null;
-          this.lent.add(conn);
-          conn.owner = this;
+          this.addLent(conn);
           this.release(conn);
         },
         (err: ProxyError) => {

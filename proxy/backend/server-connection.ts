@@ -73,6 +73,8 @@ export class ServerConnection implements FrameHandler {
    * primary pool was replaced by a failover meanwhile) is passed on to this one.
    */
   owner: { release(conn: ServerConnection): void; discard(conn: ServerConnection): void } | null = null;
+  /** Its index in the owner pool's list of lent connections; -1 while not lent (kept by NodePool). */
+  lentAt = -1;
 
   private readonly reader: FrameReader;
   private loginDone: ((err: ProxyError | null) => void) | null = null;

@@ -31,6 +31,7 @@ import { SessionState } from './session-state.js';
 import { routeBatch, type BatchRoute, type PlannerLike, type StatementLookup } from './batch-router.js';
 import type { SessionRouting } from '../../planner/plan.js';
 import { WriteCoalescer } from './write-coalescer.js';
+import { EMPTY_BUFFER } from '../protocol/wire.js';
 import { tracksPositions, type ReadRouter, type ReadSettings, type ReadTarget } from '../replicas/read-router.js';
 import type { SettingsTarget } from '../replicas/session-settings.js';
 import type { ReadConsistency } from '../../topology/config/config-types.js';
@@ -157,6 +158,8 @@ interface UnnamedStatement {
   readonly query: string;
   readonly paramTypes: number[];
   readonly effect: SessionEffect;
+  /** The client's Parse frame, kept to recognise the same statement parsed again. */
+  readonly frame: Buffer;
 }
 
 export class QueryRelay implements BackendListener, StatementLookup {
@@ -272,7 +275,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
    */
   rememberParse(name: string, query: string, paramTypes: number[]): ProxyError | null {
     if (name === '') {
-      this.lastUnnamed = { query, paramTypes, effect: this.ctx.classifier.classify(query)[0] ?? NONE };
+      this.lastUnnamed = { query, paramTypes, effect: this.ctx.classifier.classify(query)[0] ?? NONE, frame: EMPTY_BUFFER };
       return null;
     }
     const refused = this.refuseNewStatement(name);
@@ -467,10 +470,11 @@ export class QueryRelay implements BackendListener, StatementLookup {
       this.sendFrames();
     }
     if (this.inHead === this.inCount) {
-      // Everything sent: reuse the arrays from the start and drop references to old chunks.
+      // Everything sent: reuse the arrays from the start and drop references to old chunks (by
+      // overwriting them: truncating an array is a runtime call, and it then has to grow again).
+      for (let i = 0; i < this.inCount; i++) this.inBufs[i] = EMPTY_BUFFER;
       this.inHead = this.inCount = this.inReady = this.inOwned = 0;
       this.batchEnd = -1;
-      this.inBufs.length = 0;
       if (this.pausedForInbox) {
         this.pausedForInbox = false;
         this.updateClientReading();
@@ -1041,12 +1045,22 @@ export class QueryRelay implements BackendListener, StatementLookup {
   }
 
   private sendParse(conn: ServerConnection, buf: Buffer, start: number, end: number): void {
+    // An unnamed Parse is sent anew before each execution by most drivers (pgbench -M extended,
+    // node-postgres): recognised by its bytes, it is not decoded and classified again.
+    const same = this.lastUnnamed;
+    if (same !== null && end - start === same.frame.length && buf.compare(same.frame, 0, same.frame.length, start, end) === 0) {
+      conn.unnamed = same;
+      this.toServer.addRange(buf, start, end);
+      this.push(Expect.Parse, Mode.Forward);
+      return;
+    }
     const msg = decodeParse(buf, start, end);
     if (msg.name === '') {
       const unnamed: UnnamedStatement = {
         query: msg.query,
         paramTypes: msg.paramTypes,
         effect: this.ctx.classifier.classify(msg.query)[0] ?? NONE,
+        frame: Buffer.from(buf.subarray(start, end)),
       };
       this.lastUnnamed = unnamed;
       conn.unnamed = unnamed;
@@ -1501,7 +1515,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
 }
 
 function touch(prepared: Map<string, StatementDef>, def: StatementDef): void {
-  // Re-insert only when not already the newest, keeping LRU order without churn on the hot path.
+  // Re-inserting keeps the Map in least-recently-used order; with one statement there is no order to keep.
   if (prepared.size > 1) {
     prepared.delete(def.name);
     prepared.set(def.name, def);
