@@ -75,6 +75,8 @@ export class ServerConnection implements FrameHandler {
   owner: { release(conn: ServerConnection): void; discard(conn: ServerConnection): void } | null = null;
   /** Its index in the owner pool's list of lent connections; -1 while not lent (kept by NodePool). */
   lentAt = -1;
+  /** Date.now() when it was last lent (kept by NodePool, for its busy time). */
+  lentSince = 0;
 
   private readonly reader: FrameReader;
   private loginDone: ((err: ProxyError | null) => void) | null = null;

@@ -51,6 +51,9 @@ export interface PoolSample {
   acquired: number;
   timeouts: number;
   connectErrors: number;
+  busySeconds: number;
+  waited: number;
+  waitedSeconds: number;
 }
 
 export type ClientState = 'active' | 'idle' | 'waiting' | 'login' | 'closing';
@@ -146,6 +149,9 @@ function poolSamples(config: Config, source: MetricsSource): PoolSample[] {
         acquired: s.acquired,
         timeouts: s.timeouts,
         connectErrors: s.connectErrors,
+        busySeconds: s.busyMs / 1000,
+        waited: s.waited,
+        waitedSeconds: s.waitedMs / 1000,
       });
       continue;
     }
@@ -158,6 +164,9 @@ function poolSamples(config: Config, source: MetricsSource): PoolSample[] {
     have.acquired += s.acquired;
     have.timeouts += s.timeouts;
     have.connectErrors += s.connectErrors;
+    have.busySeconds += s.busyMs / 1000;
+    have.waited += s.waited;
+    have.waitedSeconds += s.waitedMs / 1000;
   }
   return [...samples.values()];
 }

@@ -110,6 +110,15 @@ export class ProxyMetrics {
     this.counter('pool_connect_errors_total', 'Failed attempts to open a server connection of the pool.', POOL_LABELS, (s, put) => {
       for (const p of s.pools) put(p.labels, p.connectErrors);
     });
+    this.counter('pool_server_busy_seconds_total', 'Time server connections of the pool spent lent to clients, summed; divided by pool_acquired_total, the mean checkout (transaction) time.', POOL_LABELS, (s, put) => {
+      for (const p of s.pools) put(p.labels, p.busySeconds);
+    });
+    this.counter('pool_waits_total', 'Checkouts that had to wait for a server connection (and got one).', POOL_LABELS, (s, put) => {
+      for (const p of s.pools) put(p.labels, p.waited);
+    });
+    this.counter('pool_wait_seconds_total', 'Time clients waited for a server connection before they got one, summed; divided by pool_waits_total, the mean wait.', POOL_LABELS, (s, put) => {
+      for (const p of s.pools) put(p.labels, p.waitedSeconds);
+    });
 
     // Clients, as in SHOW CLIENTS.
     this.gauge('clients_connected', 'Client connections held by the proxy, logged in or not (bounded by limits.clientsMax).', [], (s, put) => put({}, s.clientsConnected));

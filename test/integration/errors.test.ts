@@ -347,6 +347,19 @@ void t.test('pool exhausted: 53300 after the acquire timeout, then the client go
     t.same((await holder.query('SELECT $1::int AS v', [i])).rows, [{ v: i }]);
     t.same((await waiter.query('SELECT $1::int AS v', [i])).rows, [{ v: i }]);
   }
+  // A wait that ends with a connection is counted with its length; the holder's transaction in busy_ms.
+  const before = (await adminRows(tiny, 'SHOW POOLS')).find((p) => p.user === 'app');
+  await holder.query('BEGIN');
+  await holder.query('SELECT 1');
+  const served = waiter.query('SELECT 4 AS v');
+  await sleep(200);
+  await holder.query('COMMIT');
+  t.same((await served).rows, [{ v: 4 }]);
+  const after = (await adminRows(tiny, 'SHOW POOLS')).find((p) => p.user === 'app');
+  t.equal(Number(after?.waits) - Number(before?.waits), 1, 'one more checkout waited');
+  const waitMs = Number(after?.wait_ms) - Number(before?.wait_ms);
+  t.ok(waitMs >= 150 && waitMs < 3000, `its wait is counted (${waitMs} ms)`);
+  t.ok(Number(after?.busy_ms) >= 600 + 200, `busy_ms holds the holder's transactions (${after?.busy_ms} ms)`);
 });
 
 void t.test('backend unreachable: 08006 at login', async (t) => {
