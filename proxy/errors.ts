@@ -13,6 +13,7 @@ export const SqlState = {
   invalidAuthorization: '28000',
   unknownDatabase: '3D000',
   tooManyConnections: '53300',
+  deadlockDetected: '40P01',
   connectionFailure: '08006',
   queryCanceled: '57014',
   adminShutdown: '57P01',
@@ -85,6 +86,15 @@ export class ProxyError extends Error {
       'ERROR',
       { hint: 'Raise pool.sizeMax or pool.acquireTimeoutMs, or shorten transactions.' },
     );
+  }
+  /** A session's wait for a server connection that sessions waiting for its own connections block. */
+  static connectionDeadlock(node: string, sessions: number): ProxyError {
+    return new ProxyError(SqlState.deadlockDetected, 'deadlock detected', 'ERROR', {
+      detail:
+        `Waiting for a server connection to ${node}, whose connections are all held by transactions ` +
+        `that wait for connections this transaction holds (${sessions} transactions in the deadlock).`,
+      hint: 'Retry the transaction. Raise pool.sizeMax above the number of multi-shard transactions that run at once.',
+    });
   }
   static backendUnavailable(node: string, reason: string): ProxyError {
     return new ProxyError(SqlState.connectionFailure, `could not connect to server ${node}: ${reason}`);

@@ -10,6 +10,7 @@
 
 import { ProxyError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { PoolHolder, PoolWaits } from './pool-deadlock.js';
 import { ServerConnection, type ServerLogin } from './server-connection.js';
 
 export interface PoolLimits {
@@ -24,6 +25,8 @@ export type AcquireCallback = (err: ProxyError | null, conn: ServerConnection | 
 
 interface Waiter {
   readonly done: AcquireCallback;
+  /** The client session waiting (for deadlock detection); null for the proxy's own work. */
+  readonly holder: PoolHolder | null;
   readonly since: number;
   /** Date.now() value after which the wait fails. */
   deadline: number;
@@ -111,9 +114,12 @@ export class NodePool {
     return this.idle.length + this.lent.length + this.connecting;
   }
 
-  /** The fast path: an idle connection now, or null. */
-  tryAcquire(): ServerConnection | null {
-    if (this.successor !== null) return this.successor.tryAcquire();
+  /**
+   * The fast path: an idle connection now, or null. `holder` is the client session it is lent to
+   * (acquireThen() and acquire() take it too): what deadlock detection knows about who holds what.
+   */
+  tryAcquire(holder: PoolHolder | null = null): ServerConnection | null {
+    if (this.successor !== null) return this.successor.tryAcquire(holder);
     if (this.held !== null) return null;
     while (this.idle.length > 0) {
       const conn = this.idle.pop()!;
@@ -121,15 +127,15 @@ export class NodePool {
         conn.destroy();
         continue;
       }
-      this.lend(conn);
+      this.lend(conn, holder);
       return conn;
     }
     return null;
   }
 
-  acquire(): Promise<ServerConnection> {
+  acquire(holder: PoolHolder | null = null): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
-      this.acquireThen((err, conn) => (err === null ? resolve(conn!) : reject(err)));
+      this.acquireThen((err, conn) => (err === null ? resolve(conn!) : reject(err)), holder);
     });
   }
 
@@ -137,15 +143,15 @@ export class NodePool {
    * acquire() without a promise: `done` runs synchronously when a connection is idle, else once a
    * connection is released to this waiter or its deadline passes. The relay's hot path uses it.
    */
-  acquireThen(done: AcquireCallback): void {
-    if (this.successor !== null) return this.successor.acquireThen(done);
+  acquireThen(done: AcquireCallback, holder: PoolHolder | null = null): void {
+    if (this.successor !== null) return this.successor.acquireThen(done, holder);
     if (this.closed) return done(ProxyError.shuttingDown(), null);
-    const conn = this.tryAcquire();
+    const conn = this.tryAcquire(holder);
     if (conn !== null) return done(null, conn);
     const hold = this.held;
     const since = Date.now();
     const deadline = since + (hold?.waitMs ?? this.limits.acquireTimeoutMs);
-    this.waiters.push({ done, since, deadline, hold });
+    this.waiters.push({ done, holder, since, deadline, hold });
     this.armDeadline(deadline);
     this.grow();
   }
@@ -246,7 +252,7 @@ export class NodePool {
     this.successor = to;
     this.held = null;
     // Waiters move before close(), which would fail them.
-    for (const w of this.waiters.splice(0)) to.acquireThen(w.done);
+    for (const w of this.waiters.splice(0)) to.acquireThen(w.done, w.holder);
     this.disarmDeadline();
     this.close();
   }
@@ -270,7 +276,7 @@ export class NodePool {
     const waiter = this.held === null ? this.waiters.shift() : undefined;
     if (waiter !== undefined) {
       // The deadline timer stays armed: when it fires it finds this waiter gone and re-arms or stops.
-      this.lend(conn);
+      this.lend(conn, waiter.holder);
       this.waited++;
       this.waitedMs += now - waiter.since;
       waiter.done(null, conn);
@@ -320,9 +326,28 @@ export class NodePool {
     ];
   }
 
-  private lend(conn: ServerConnection): void {
+  private lend(conn: ServerConnection, holder: PoolHolder | null): void {
     this.addLent(conn);
+    conn.holder = holder;
     this.acquired++;
+  }
+
+  /** Who holds and who waits, for deadlock detection (PoolRegistry). */
+  waits(): PoolWaits {
+    return {
+      free: this.idle.length + this.connecting + Math.max(0, this.limits.sizeMax - this.size),
+      lentTo: this.lent.map((conn) => conn.holder),
+      waiters: this.waiters,
+    };
+  }
+
+  /** Ends `holder`'s wait with `err` (a deadlock victim); false when it no longer waits here. */
+  failWaiter(holder: PoolHolder, err: ProxyError): boolean {
+    const at = this.waiters.findIndex((w) => w.holder === holder);
+    if (at < 0) return false;
+    const [w] = this.waiters.splice(at, 1);
+    w!.done(err, null);
+    return true;
   }
 
   private addLent(conn: ServerConnection): void {
@@ -342,6 +367,7 @@ export class NodePool {
       last.lentAt = at;
     }
     conn.lentAt = -1;
+    conn.holder = null;
     return true;
   }
 

@@ -2,11 +2,13 @@
 // shard's primary right now, as one live array of primary pools per (database, user) that sessions
 // and the executor index by shard: a failover replaces the entry in place (and redirects the old
 // pool's waiters), so the next acquire of every session goes to the new primary without any session
-// being told.
+// being told. It also watches waits across all pools for deadlocks (pool-deadlock.ts).
 
 import type { Config, DatabaseConfig, NodeAddress, UserConfig } from '../../topology/config/config-types.js';
 import type { Logger } from '../logger.js';
+import { ProxyError } from '../errors.js';
 import { NodePool, type PoolHold, type PoolLimits } from './node-pool.js';
+import { findDeadlockVictim } from './pool-deadlock.js';
 import { serverLogin } from './server-login.js';
 
 /** Server frames up to 1 GiB (+ header): the proxy forwards what Postgres sends. */
@@ -38,13 +40,42 @@ export class PoolRegistry {
   private readonly routed = new Map<string, NodeAddress>();
   /** (database, shard index) → the hold in force on its primary pools (failover in progress). */
   private readonly holds = new Map<string, PoolHold>();
+  private deadlockTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private config: Config,
     private readonly log: Logger,
     /** A connect to a shard's node failed while failover may replace it (the health checker checks it now). */
     private readonly onConnectError: (db: DatabaseConfig, shardIndex: number, address: NodeAddress) => void = () => {},
-  ) {}
+  ) {
+    this.startDeadlockChecks();
+  }
+
+  /**
+   * Every half pool.deadlockTimeoutMs, looks for sessions that have waited that long for a connection
+   * in a deadlock, and fails one wait per deadlock with 40P01. A tick without waiters costs a glance
+   * at each pool.
+   */
+  private startDeadlockChecks(): void {
+    if (this.deadlockTimer !== null) clearInterval(this.deadlockTimer);
+    this.deadlockTimer = null;
+    const ms = this.config.pool.deadlockTimeoutMs;
+    if (ms === 0) return;
+    this.deadlockTimer = setInterval(() => this.breakDeadlocks(ms), Math.max(10, Math.floor(ms / 2)));
+    this.deadlockTimer.unref();
+  }
+
+  /** Fails waits until no deadlock is left (each victim's wait ends, so each round frees its connections' waiters in time). */
+  breakDeadlocks(minWaitMs: number): void {
+    const pools = this.all();
+    for (;;) {
+      const victim = findDeadlockVictim(pools.map((p) => p.waits()), Date.now(), minWaitMs);
+      if (victim === null) return;
+      const pool = pools[victim.pool]!;
+      this.log.warn({ pool: pool.name, sessions: victim.sessions }, 'deadlock between sessions waiting for server connections: failing one wait with 40P01');
+      if (!pool.failWaiter(victim.holder, ProxyError.connectionDeadlock(pool.name, victim.sessions))) return;
+    }
+  }
 
   /** The pool of (db, user) on one node of a shard. */
   node(db: DatabaseConfig, user: UserConfig, shardIndex: number, address: NodeAddress): NodePool {
@@ -165,10 +196,14 @@ export class PoolRegistry {
       const shard = next.databases.find((d) => d.name === dbName)?.shards[Number(shardIndex)];
       if (shard === undefined || ![shard.primary, ...shard.replicas].some((a) => addressKey(a) === addressKey(address))) this.routed.delete(key);
     }
+    const deadlockTimeoutChanged = next.pool.deadlockTimeoutMs !== this.config.pool.deadlockTimeoutMs;
     this.config = next;
+    if (deadlockTimeoutChanged) this.startDeadlockChecks();
   }
 
   closeAll(): void {
+    if (this.deadlockTimer !== null) clearInterval(this.deadlockTimer);
+    this.deadlockTimer = null;
     for (const entry of this.pools.values()) entry.pool.close();
   }
 }

@@ -77,6 +77,8 @@ export class ServerConnection implements FrameHandler {
   lentAt = -1;
   /** Date.now() when it was last lent (kept by NodePool, for its busy time). */
   lentSince = 0;
+  /** The client session it is lent to (kept by NodePool, for deadlock detection); null when none. */
+  holder: object | null = null;
 
   private readonly reader: FrameReader;
   private loginDone: ((err: ProxyError | null) => void) | null = null;

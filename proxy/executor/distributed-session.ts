@@ -554,7 +554,7 @@ export class DistributedSession {
       // A batch that only reads, outside a transaction block: a replica may serve each shard's part.
       const reads = this.relay.batchReads;
       if (reads !== null && !this.inTransaction && !transactional) pool = await this.relay.readPool(shard, reads.consistency);
-      const conn = await pool.acquire();
+      const conn = await pool.acquire(this.relay);
       p = { channel: new ShardChannel(shard, conn), inTransaction: false, wrote: false };
       this.participants.set(shard, p);
       const replay = this.relay.stateReplayFor(conn);

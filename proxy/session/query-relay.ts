@@ -338,7 +338,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
    * server reports. Returns those ParameterStatus values.
    */
   async login(): Promise<Map<string, string>> {
-    const conn = await this.pool.acquire();
+    const conn = await this.pool.acquire(this);
     this.attach(conn, false);
     const replay = this.state.key;
     if (conn.appliedStateKey !== replay) {
@@ -460,7 +460,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
       if (this.backend === null) {
         if (this.acquiring) return;
         if (this.inReady <= this.inHead && this.inCount - this.inHead < EARLY_ACQUIRE_MESSAGES) return;
-        const conn = this.pool.tryAcquire();
+        const conn = this.pool.tryAcquire(this);
         if (conn === null) {
           this.acquireAsync();
           return;
@@ -825,7 +825,7 @@ export class QueryRelay implements BackendListener, StatementLookup {
       // pump(), which called us. Otherwise a release() hands the connection over, synchronously.
       if (inCall) queueMicrotask(() => this.acquired(err, conn));
       else this.acquired(err, conn);
-    });
+    }, this);
     inCall = false;
   }
 

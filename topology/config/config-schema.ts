@@ -173,6 +173,7 @@ export const poolSchema = z.strictObject({
   mode: z.enum(POOL_MODES).default('transaction'),
   sizeMax: integer(1, 10_000).default(20),
   acquireTimeoutMs: millis(1).default(5_000),
+  deadlockTimeoutMs: millis(0).default(1_000),
   idleTimeoutMs: millis(1).default(600_000),
   connectTimeoutMs: millis(1).default(5_000),
   resetQuery: nonEmptyString.default('DISCARD ALL'),

@@ -102,6 +102,8 @@ export interface PoolConfig {
   /** Server connections per (node, database, user). */
   readonly sizeMax: number;
   readonly acquireTimeoutMs: number;
+  /** How long a wait for a connection lasts before the proxy looks for a deadlock (0: never). */
+  readonly deadlockTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
   /** Sent when a session-mode client's backend goes back to the pool (and after a dirty release). */

@@ -61,6 +61,7 @@ void t.test('a minimal config gets every default', async (t) => {
       mode: 'transaction',
       sizeMax: 20,
       acquireTimeoutMs: 5000,
+      deadlockTimeoutMs: 1000,
       idleTimeoutMs: 600000,
       connectTimeoutMs: 5000,
       resetQuery: 'DISCARD ALL',
