@@ -8,6 +8,8 @@
 //   --rounds <n>     rounds (default 5); A and B alternate, A first in odd rounds
 //   --seconds <n>    pgbench duration per run (default 8)
 //   --scale <n>      pgbench -i scale factor (default 10)
+//   --a-node-args, --b-node-args "<flags>"  node options for that build's proxy (space-separated), e.g.
+//                    the same build twice with `--b-node-args=--single-threaded-gc` (with =: the value starts with --)
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { positiveInt } from './options.js';
@@ -44,11 +46,17 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       seconds: { type: 'string' },
       scale: { type: 'string' },
+      'a-node-args': { type: 'string', default: '' },
+      'b-node-args': { type: 'string', default: '' },
     },
     strict: true,
   });
   if (values.a === undefined || values.b === undefined) throw new Error('--a <dir> and --b <dir> are required (each holds dist/proxy/cli.js)');
   const builds = { A: join(resolve(values.a), 'dist', 'proxy', 'cli.js'), B: join(resolve(values.b), 'dist', 'proxy', 'cli.js') };
+  const nodeArgs = {
+    A: (values['a-node-args'] ?? '').split(' ').filter((a) => a !== ''),
+    B: (values['b-node-args'] ?? '').split(' ').filter((a) => a !== ''),
+  };
   const workloads: Workload[] = (values.workload ?? '').split(',').map((id) => findWorkload(id.trim()));
   const rounds = positiveInt('--rounds', values.rounds, 5);
   const seconds = positiveInt('--seconds', values.seconds, 8);
@@ -64,7 +72,7 @@ async function main(): Promise<void> {
       const order = round % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const);
       for (const workload of workloads) {
         for (const name of order) {
-          const proxy = await startPgshard(pg, { cli: builds[name] });
+          const proxy = await startPgshard(pg, { cli: builds[name], nodeArgs: nodeArgs[name] });
           try {
             const pid = proxy.pid as number;
             const before = processCpuTimes(pid);
@@ -98,7 +106,8 @@ async function main(): Promise<void> {
       );
     }
   }
-  process.stdout.write(`A = ${builds.A}\nB = ${builds.B}\nmedians of ${rounds} rounds of ${seconds} s\n\n${lines.join('\n')}\n`);
+  const describe = (name: 'A' | 'B'): string => `${builds[name]}${nodeArgs[name].length > 0 ? ` (node ${nodeArgs[name].join(' ')})` : ''}`;
+  process.stdout.write(`A = ${describe('A')}\nB = ${describe('B')}\nmedians of ${rounds} rounds of ${seconds} s\n\n${lines.join('\n')}\n`);
 }
 
 main().catch((err: unknown) => {
