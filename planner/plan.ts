@@ -74,19 +74,37 @@ export type CastTarget = 'int2' | 'int4' | 'int8' | 'numeric' | 'float4' | 'floa
 /**
  * An expression the proxy evaluates over a merged row, with PostgreSQL's semantics for the operand
  * types the shards report (proxy/executor/merge/expression.ts). Constants keep their SQL literal's
- * type: integers int4 (int8, numeric when larger), decimals numeric, strings unknown.
+ * type: integers int4 (int8, numeric when larger), decimals numeric, strings unknown, true/false bool
+ * (in CASE conditions only). A parameter takes its type from Parse or, left to the server, from its
+ * context as PostgreSQL infers it (the planner admits only parameters used once in the statement).
  */
 export type MergeExpr =
   | { readonly kind: 'column'; readonly column: ColumnRef }
-  | { readonly kind: 'const'; readonly type: 'int4' | 'int8' | 'numeric' | 'unknown'; readonly text: string | null }
-  | { readonly kind: 'arith'; readonly op: '+' | '-' | '*' | '/'; readonly left: MergeExpr; readonly right: MergeExpr }
+  | { readonly kind: 'const'; readonly type: 'int4' | 'int8' | 'numeric' | 'bool' | 'unknown'; readonly text: string | null }
+  /** `$n` of an extended-protocol statement; `index` is 0-based. */
+  | { readonly kind: 'param'; readonly index: number }
+  | { readonly kind: 'arith'; readonly op: ArithOp; readonly left: MergeExpr; readonly right: MergeExpr }
   | { readonly kind: 'negate'; readonly arg: MergeExpr }
+  | { readonly kind: 'abs'; readonly arg: MergeExpr }
   | { readonly kind: 'cast'; readonly to: CastTarget; readonly arg: MergeExpr }
+  /** numeric(precision, scale) applied to `arg`, a cast to numeric: `x::numeric(10, 2)`. */
+  | { readonly kind: 'typmod'; readonly arg: MergeExpr; readonly precision: number; readonly scale: number }
   | { readonly kind: 'coalesce'; readonly args: readonly MergeExpr[] }
   /** NULLIF(arg, value) with an integer constant `value`. */
   | { readonly kind: 'nullif'; readonly arg: MergeExpr; readonly value: MergeExpr }
   /** round(arg) (digits null) or round(arg, digits). */
-  | { readonly kind: 'round'; readonly arg: MergeExpr; readonly digits: number | null };
+  | { readonly kind: 'round'; readonly arg: MergeExpr; readonly digits: number | null }
+  /** `left || right` over text. */
+  | { readonly kind: 'concat'; readonly left: MergeExpr; readonly right: MergeExpr }
+  /** Searched CASE (a simple `CASE x WHEN v` arrives as `WHEN x = v`); `otherwise` null: no ELSE. */
+  | { readonly kind: 'case'; readonly whens: readonly CaseWhen[]; readonly otherwise: MergeExpr | null };
+
+export type ArithOp = '+' | '-' | '*' | '/' | '%';
+
+export interface CaseWhen {
+  readonly condition: MergeCondition;
+  readonly result: MergeExpr;
+}
 
 export type Operand =
   | { readonly kind: 'column'; readonly column: ColumnRef }
@@ -96,13 +114,34 @@ export type Operand =
 
 export type CompareOp = '=' | '<>' | '<' | '<=' | '>' | '>=';
 
+/** AND/OR/NOT over conditions whose leaves are `Leaf`, with SQL's three-valued logic. */
+export type Logic<Leaf> =
+  | { readonly kind: 'and'; readonly args: readonly Logic<Leaf>[] }
+  | { readonly kind: 'or'; readonly args: readonly Logic<Leaf>[] }
+  | { readonly kind: 'not'; readonly arg: Logic<Leaf> }
+  | Leaf;
+
+export interface Comparison<O> {
+  readonly kind: 'compare';
+  readonly op: CompareOp;
+  readonly left: O;
+  readonly right: O;
+}
+
+export interface NullTest<O> {
+  readonly kind: 'is-null';
+  readonly negated: boolean;
+  readonly arg: O;
+}
+
 /** A HAVING condition, evaluated by the proxy on merged groups. */
-export type Predicate =
-  | { readonly kind: 'and'; readonly args: readonly Predicate[] }
-  | { readonly kind: 'or'; readonly args: readonly Predicate[] }
-  | { readonly kind: 'not'; readonly arg: Predicate }
-  | { readonly kind: 'compare'; readonly op: CompareOp; readonly left: Operand; readonly right: Operand }
-  | { readonly kind: 'is-null'; readonly negated: boolean; readonly arg: Operand };
+export type Predicate = Logic<Comparison<Operand> | NullTest<Operand>>;
+
+/**
+ * A CASE condition in an expression over aggregates. `truth` is a boolean operand itself: bool_or(x),
+ * a condition without aggregates (the shards compute it per group, as a column), true, false, $n.
+ */
+export type MergeCondition = Logic<Comparison<MergeExpr> | NullTest<MergeExpr> | { readonly kind: 'truth'; readonly arg: MergeExpr }>;
 
 export interface AggregateMerge {
   /** One entry per shard result column: visible ones first, then hidden ones. */

@@ -115,8 +115,8 @@ export class ProxyError extends Error {
     return new ProxyError(SqlState.programLimitExceeded, message, 'ERROR', hint === undefined ? {} : { hint });
   }
   /** A value the proxy computed (a sum merged across shards) leaves its type's range, worded as PostgreSQL's. */
-  static valueOutOfRange(message: string): ProxyError {
-    return new ProxyError(SqlState.numericValueOutOfRange, message);
+  static valueOutOfRange(message: string, detail?: string): ProxyError {
+    return new ProxyError(SqlState.numericValueOutOfRange, message, 'ERROR', detail === undefined ? {} : { detail });
   }
   static divisionByZero(): ProxyError {
     return new ProxyError(SqlState.divisionByZero, 'division by zero');

@@ -1,5 +1,6 @@
 // Expressions over aggregates in a re-aggregated scatter read (`coalesce(sum(x), 0)`, `sum(a) / count(*)`,
-// `round(avg(x), 2)`, `sum(x)::int`): which ones the proxy evaluates after merging, as a MergeExpr, and
+// `round(avg(x), 2)`, `sum(x)::numeric(10, 2)`, `CASE WHEN count(*) > $1 THEN ... END`, `count(*)::text
+// || ' rows'`): which ones the proxy evaluates after merging, as a MergeExpr, and
 // the placeholder the shards return in their place. The shards cannot compute such an expression
 // themselves: rounding, dividing or casting each shard's partial aggregate is not doing it to the
 // total. They return the plain partial aggregates instead (the caller's `leaf` turns them into
@@ -9,23 +10,27 @@
 // Owns: the supported subset and its translation, output names (FigureColname). Must not: decide
 // which result columns exist (the caller's `leaf` does).
 
-import type { CastTarget, ColumnRef, MergeExpr } from '../plan.js';
-import { as, bodyOf, castType, columnRefFields, constOf, list, names, paramIndex, str, walk, type Body } from './ast.js';
+import type { CaseWhen, CastTarget, ColumnRef, MergeCondition, MergeExpr } from '../plan.js';
+import { assertNever } from '../assert-never.js';
+import { as, bodyOf, castType, columnRefFields, constOf, list, names, operatorName, paramIndex, str, walk, type Body, type Const } from './ast.js';
+import { connectiveOf, testOf } from './conditions.js';
 import { isAggregateCall, scanExpr } from './sql-features.js';
 
 /** Thrown for an expression the proxy cannot evaluate exactly; the message names the construct. */
 export class ExprUnsupported extends Error {}
 
 export const SUPPORTED_EXPRESSIONS =
-  'pgshard computes + - * /, unary minus, casts to smallint, integer, bigint, numeric, real, double precision and text, ' +
-  'coalesce, nullif(x, integer constant), round(x) and round(x, integer constant) over count, sum, min, max, avg, grouped columns and constants';
+  'pgshard computes + - * / %, unary minus, abs(x), casts to smallint, integer, bigint, numeric, numeric(p, s), real, double precision and text, ' +
+  '|| between text values, coalesce, nullif(x, integer constant), round(x) and round(x, integer constant), ' +
+  'CASE over comparisons of numbers, IS [NOT] NULL, AND, OR and NOT, ' +
+  'over count, sum, min, max, avg, grouped columns, constants and parameters used once in the statement';
 
 /** Cast targets by the name the parser gives the type (`::int` is pg_catalog.int4, `::real` float4...). */
 const CASTS: ReadonlyMap<string, CastTarget> = new Map<string, CastTarget>([
   ['int2', 'int2'], ['int4', 'int4'], ['int8', 'int8'], ['numeric', 'numeric'], ['float4', 'float4'], ['float8', 'float8'], ['text', 'text'],
 ]);
 
-const OPERATORS: ReadonlySet<string> = new Set(['+', '-', '*', '/']);
+const OPERATORS: ReadonlySet<string> = new Set(['+', '-', '*', '/', '%']);
 
 const INT4_MIN = -0x80000000n;
 const INT4_MAX = 0x7fffffffn;
@@ -37,6 +42,15 @@ export function hasAggregate(node: unknown): boolean {
   const found = { aggregate: false, window: false };
   scanExpr(node, found);
   return found.aggregate;
+}
+
+/** The columns an expression reads, for messages: `"a", "t.b"`. */
+function columnsOf(node: unknown): string {
+  const found = new Set<string>();
+  walk(node, (type, body) => {
+    if (type === 'ColumnRef') found.add(`"${(columnRefFields({ ColumnRef: body }) ?? ['*']).join('.')}"`);
+  });
+  return [...found].join(', ');
 }
 
 function hasColumnRef(node: unknown): boolean {
@@ -54,22 +68,9 @@ function hasColumnRef(node: unknown): boolean {
  */
 export function mergeExprOf(node: unknown, leaf: (node: unknown) => ColumnRef | null): MergeExpr {
   const c = constOf(node);
-  if (c !== null) {
-    switch (c.kind) {
-      case 'null':
-        return { kind: 'const', type: 'unknown', text: null };
-      case 'int':
-        return { kind: 'const', type: c.value >= INT4_MIN && c.value <= INT4_MAX ? 'int4' : c.value >= INT8_MIN && c.value <= INT8_MAX ? 'int8' : 'numeric', text: c.value.toString() };
-      case 'numeric':
-        return { kind: 'const', type: 'numeric', text: c.text };
-      case 'string':
-        return { kind: 'const', type: 'unknown', text: c.text };
-      case 'bool':
-      case 'bits':
-        throw new ExprUnsupported(`a ${c.kind === 'bool' ? 'boolean' : 'bit string'} constant in an expression over aggregates`);
-    }
-  }
-  if (paramIndex(node) !== null) throw new ExprUnsupported('a parameter in an expression over aggregates');
+  if (c !== null) return constExpr(c);
+  const p = paramIndex(node);
+  if (p !== null) return { kind: 'param', index: p };
   const fn = as(node, 'FuncCall');
   if (fn !== null && isAggregateCall(fn)) return column(node, leaf, 'the aggregate');
   if (!hasAggregate(node)) {
@@ -87,7 +88,27 @@ export function mergeExprOf(node: unknown, leaf: (node: unknown) => ColumnRef | 
   if (e !== null) return operatorExpr(e, leaf);
   const cast = as(node, 'TypeCast');
   if (cast !== null) return castExpr(cast, leaf);
+  const caseExpr = as(node, 'CaseExpr');
+  if (caseExpr !== null) return caseOf(caseExpr, leaf);
   throw new ExprUnsupported(`${describe(node)} in an expression over aggregates`);
+}
+
+function constExpr(c: Const): MergeExpr {
+  switch (c.kind) {
+    case 'null':
+      return { kind: 'const', type: 'unknown', text: null };
+    case 'int':
+      return { kind: 'const', type: c.value >= INT4_MIN && c.value <= INT4_MAX ? 'int4' : c.value >= INT8_MIN && c.value <= INT8_MAX ? 'int8' : 'numeric', text: c.value.toString() };
+    case 'numeric':
+      return { kind: 'const', type: 'numeric', text: c.text };
+    case 'string':
+      return { kind: 'const', type: 'unknown', text: c.text };
+    case 'bool':
+    case 'bits':
+      throw new ExprUnsupported(`a ${c.kind === 'bool' ? 'boolean' : 'bit string'} constant in an expression over aggregates`);
+    default:
+      return assertNever(c);
+  }
 }
 
 function column(node: unknown, leaf: (node: unknown) => ColumnRef | null, what: string): MergeExpr {
@@ -101,7 +122,9 @@ function funcCall(fn: Body, leaf: (node: unknown) => ColumnRef | null): MergeExp
   const name = (n[n.length - 1] ?? '').toLowerCase();
   const qualifiedElsewhere = n.length > 1 && n[0] !== 'pg_catalog';
   const args = list(fn['args']);
-  if (name !== 'round' || qualifiedElsewhere || bodyOf(fn['over']) !== null || fn['func_variadic'] === true || args.length < 1 || args.length > 2) {
+  const plain = !qualifiedElsewhere && bodyOf(fn['over']) === null && fn['func_variadic'] !== true;
+  if (plain && name === 'abs' && args.length === 1) return { kind: 'abs', arg: mergeExprOf(args[0], leaf) };
+  if (!plain || name !== 'round' || args.length < 1 || args.length > 2) {
     throw new ExprUnsupported(`function ${name}() in an expression over aggregates`);
   }
   const arg = mergeExprOf(args[0], leaf);
@@ -123,7 +146,7 @@ function operatorExpr(e: Body, leaf: (node: unknown) => ColumnRef | null): Merge
     }
     return { kind: 'nullif', arg: mergeExprOf(e['lexpr'], leaf), value: { kind: 'const', type: 'int4', text: value.value.toString() } };
   }
-  if (e['kind'] !== 'AEXPR_OP' || !OPERATORS.has(name)) {
+  if (e['kind'] !== 'AEXPR_OP' || !(OPERATORS.has(name) || name === '||')) {
     throw new ExprUnsupported(`operator ${name === '' ? (str(e['kind']) ?? '?') : name} in an expression over aggregates`);
   }
   if (e['lexpr'] === undefined || e['lexpr'] === null) {
@@ -135,10 +158,51 @@ function operatorExpr(e: Body, leaf: (node: unknown) => ColumnRef | null): Merge
   }
   const left = mergeExprOf(e['lexpr'], leaf);
   const right = mergeExprOf(e['rexpr'], leaf);
+  if (name === '||') {
+    if (certainlyNotText(e['lexpr'], left) || certainlyNotText(e['rexpr'], right)) {
+      throw new ExprUnsupported('operator || with an operand that is not text in an expression over aggregates (cast it: sum(x)::text || \'...\')');
+    }
+    return { kind: 'concat', left, right };
+  }
   if (isUnknownConst(left) || isUnknownConst(right)) {
     throw new ExprUnsupported('a string constant in arithmetic over aggregates (write it as a number)');
   }
-  return { kind: 'arith', op: name as '+' | '-' | '*' | '/', left, right };
+  return { kind: 'arith', op: name as '+' | '-' | '*' | '/' | '%', left, right };
+}
+
+/** Aggregates whose result is never text. */
+const NON_TEXT_AGGREGATES: ReadonlySet<string> = new Set(['count', 'sum', 'avg', 'bool_and', 'bool_or', 'every']);
+
+/**
+ * An operand of || that is surely not text (a number, a boolean). PostgreSQL would concatenate its
+ * output text (anytextcat); pgshard asks for the cast instead. Operands whose type only the shards
+ * know (min/max, grouped columns) are checked when they answer.
+ */
+function certainlyNotText(node: unknown, e: MergeExpr): boolean {
+  switch (e.kind) {
+    case 'arith':
+    case 'negate':
+    case 'abs':
+    case 'typmod':
+    case 'nullif':
+    case 'round':
+      return true;
+    case 'const':
+      return e.type !== 'unknown';
+    case 'cast':
+      return e.to !== 'text';
+    case 'column': {
+      const fn = as(node, 'FuncCall');
+      return fn !== null && isAggregateCall(fn) && NON_TEXT_AGGREGATES.has((names(fn['funcname']).pop() ?? '').toLowerCase());
+    }
+    case 'param':
+    case 'coalesce':
+    case 'concat':
+    case 'case':
+      return false;
+    default:
+      return assertNever(e);
+  }
 }
 
 function isUnknownConst(e: MergeExpr): boolean {
@@ -147,15 +211,73 @@ function isUnknownConst(e: MergeExpr): boolean {
 
 function castExpr(cast: Body, leaf: (node: unknown) => ColumnRef | null): MergeExpr {
   const t = castType(cast);
-  const typeName = bodyOf(cast['typeName']);
   const target = t === null ? undefined : CASTS.get(t.name);
   if (t === null || target === undefined || t.array) throw new ExprUnsupported(`a cast to ${t?.name ?? 'this type'} in an expression over aggregates`);
-  if (list(typeName?.['typmods']).length > 0) {
-    throw new ExprUnsupported(`a cast with a type modifier (${t.name}(...)) in an expression over aggregates (use round(x, n) for a number of decimals)`);
+  const typmods = list(bodyOf(cast['typeName'])?.['typmods']);
+  if (typmods.length > 0 && target !== 'numeric') {
+    throw new ExprUnsupported(`a cast with a type modifier (${t.name}(...)) in an expression over aggregates`);
   }
   const arg = mergeExprOf(cast['arg'], leaf);
   if (isUnknownConst(arg) && target !== 'text') throw new ExprUnsupported(`a string constant cast to ${t.name} in an expression over aggregates (write it as a number)`);
-  return { kind: 'cast', to: target, arg };
+  const converted: MergeExpr = { kind: 'cast', to: target, arg };
+  return typmods.length > 0 ? numericTypmod(converted, typmods) : converted;
+}
+
+/**
+ * `::numeric(p, s)` (or `numeric(p)`, scale 0): the cast to numeric, then the field's rounding and
+ * overflow check. Precision and scale out of PostgreSQL's bounds are the shards' error to report.
+ */
+function numericTypmod(arg: MergeExpr, typmods: readonly unknown[]): MergeExpr {
+  const values = typmods.map((m) => constOf(m));
+  const [precision, scale = { kind: 'int', value: 0n }] = values;
+  if (values.length > 2 || precision?.kind !== 'int' || scale?.kind !== 'int' || [precision, scale].some((v) => v.value < INT4_MIN || v.value > INT4_MAX)) {
+    throw new ExprUnsupported('numeric(p, s) with p and s other than integer constants in an expression over aggregates');
+  }
+  return { kind: 'typmod', arg, precision: Number(precision.value), scale: Number(scale.value) };
+}
+
+/**
+ * CASE: a simple `CASE x WHEN v THEN ...` becomes `WHEN x = v`, as PostgreSQL itself resolves each
+ * arm's `=` between x and v. An untyped x ($n, 'text') PostgreSQL first makes text: not followed.
+ */
+function caseOf(c: Body, leaf: (node: unknown) => ColumnRef | null): MergeExpr {
+  const subject = c['arg'] ?? null;
+  if (subject !== null) {
+    const k = constOf(subject)?.kind;
+    if (paramIndex(subject) !== null || k === 'string' || k === 'null') throw new ExprUnsupported('CASE over a parameter or a string constant (CASE $1 WHEN ...) in an expression over aggregates');
+  }
+  const whens = list(c['args']).map((item): CaseWhen => {
+    const w = as(item, 'CaseWhen');
+    if (w === null) throw new ExprUnsupported('a CASE arm the proxy does not understand');
+    const test = subject === null ? w['expr'] : { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '=' } }], lexpr: subject, rexpr: w['expr'] } };
+    return { condition: conditionOf(test, leaf), result: mergeExprOf(w['result'], leaf) };
+  });
+  const otherwise = c['defresult'];
+  return { kind: 'case', whens, otherwise: otherwise === undefined || otherwise === null ? null : mergeExprOf(otherwise, leaf) };
+}
+
+/** A CASE condition (a WHEN clause). */
+function conditionOf(node: unknown, leaf: (node: unknown) => ColumnRef | null): MergeCondition {
+  // Without aggregates, over grouped columns: the shards compute it, as a boolean column, with
+  // PostgreSQL's own semantics (text comparisons and their collations included).
+  if (!hasAggregate(node) && hasColumnRef(node)) {
+    const col = leaf(node);
+    if (col === null) throw new ExprUnsupported(`a CASE condition on ${columnsOf(node)}, not grouped, in an expression over aggregates`);
+    return { kind: 'truth', arg: { kind: 'column', column: col } };
+  }
+  const connective = connectiveOf<MergeCondition>(node, (a) => conditionOf(a, leaf), (what) => new ExprUnsupported(what));
+  if (connective !== null) return connective;
+  const test = testOf(node, (o) => mergeExprOf(o, leaf));
+  if (test !== null) return test;
+  const e = as(node, 'A_Expr');
+  if (e !== null) {
+    const what = e['kind'] === 'AEXPR_OP' ? `operator ${operatorName(e) ?? '?'}` : (str(e['kind']) ?? '?').replace('AEXPR_', '');
+    throw new ExprUnsupported(`${what} in a CASE condition over aggregates`);
+  }
+  const c = constOf(node);
+  if (c !== null && c.kind === 'bool') return { kind: 'truth', arg: { kind: 'const', type: 'bool', text: String(c.value) } };
+  // A boolean aggregate (bool_or(x)), a parameter, NULL: the value itself decides.
+  return { kind: 'truth', arg: mergeExprOf(node, leaf) };
 }
 
 function describe(node: unknown): string {
@@ -166,7 +288,6 @@ function describe(node: unknown): string {
   const u = node !== null && typeof node === 'object' ? Object.keys(node)[0] : undefined;
   if (u === undefined) return 'this construct';
   const known: Record<string, string> = {
-    CaseExpr: 'CASE',
     MinMaxExpr: 'greatest/least',
     SubLink: 'a sub-query',
     BoolExpr: 'a boolean condition',
@@ -176,9 +297,15 @@ function describe(node: unknown): string {
   return known[u] ?? `a ${u} node`;
 }
 
-/** `CASE WHEN false THEN <expr> END`: the shards type-check the expression without evaluating it. */
+/**
+ * `CASE WHEN false THEN <expr> END`: the shards type-check the expression without evaluating it. A
+ * cast with a type modifier gets `ELSE NULL::<its type>`: PostgreSQL reports a CASE's type modifier
+ * (numeric(10, 2)'s precision and scale) in RowDescription only when every branch has it.
+ */
 export function placeholder(expr: unknown): Body {
-  return { CaseExpr: { args: [{ CaseWhen: { expr: { A_Const: { boolval: {} } }, result: expr } }] } };
+  const typeName = bodyOf(as(expr, 'TypeCast')?.['typeName']);
+  const typed = typeName !== null && list(typeName['typmods']).length > 0 ? { defresult: { TypeCast: { arg: { A_Const: { isnull: true } }, typeName } } } : {};
+  return { CaseExpr: { args: [{ CaseWhen: { expr: { A_Const: { boolval: {} } }, result: expr } }], ...typed } };
 }
 
 /** PostgreSQL's output name for an unnamed target (FigureColname), and how strongly it was chosen. */
@@ -203,7 +330,12 @@ function figureColname(node: unknown): { name: string; strength: number } {
   if (as(node, 'CoalesceExpr') !== null) return { name: 'coalesce', strength: 2 };
   const minmax = as(node, 'MinMaxExpr');
   if (minmax !== null) return { name: minmax['op'] === 'IS_LEAST' ? 'least' : 'greatest', strength: 2 };
-  if (as(node, 'CaseExpr') !== null) return { name: 'case', strength: 1 };
+  const caseExpr = as(node, 'CaseExpr');
+  if (caseExpr !== null) {
+    // CASE ... ELSE sum(x) END is named sum: the ELSE's name when that one is a strong choice.
+    const otherwise = figureColname(caseExpr['defresult']);
+    return otherwise.strength > 1 ? otherwise : { name: 'case', strength: 1 };
+  }
   return { name: '?column?', strength: 0 };
 }
 

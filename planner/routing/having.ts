@@ -4,44 +4,20 @@
 // NULL. Anything else cannot be evaluated by the proxy: the caller reports it unsupported.
 // Owns: the translation. Must not: decide which columns exist.
 
-import type { ColumnRef, CompareOp, Operand, Predicate } from '../plan.js';
-import { as, constOf, constText, list, operatorName, paramIndex, str } from './ast.js';
-
-const COMPARE_OPS: ReadonlyMap<string, CompareOp> = new Map<string, CompareOp>([
-  ['=', '='], ['<>', '<>'], ['!=', '<>'], ['<', '<'], ['<=', '<='], ['>', '>'], ['>=', '>='],
-]);
+import type { ColumnRef, Operand, Predicate } from '../plan.js';
+import { as, constOf, constText, operatorName, paramIndex } from './ast.js';
+import { connectiveOf, testOf } from './conditions.js';
 
 export class HavingError extends Error {}
 
 /** `column` maps a non-constant expression to a result column, or null when it cannot. */
 export function havingPredicate(expr: unknown, column: (expr: unknown) => ColumnRef | null): Predicate {
-  const b = as(expr, 'BoolExpr');
-  if (b !== null) {
-    const args = list(b['args']).map((a) => havingPredicate(a, column));
-    switch (b['boolop']) {
-      case 'AND_EXPR':
-        return { kind: 'and', args };
-      case 'OR_EXPR':
-        return { kind: 'or', args };
-      case 'NOT_EXPR': {
-        const arg = args[0];
-        if (arg === undefined) throw new HavingError('NOT without an argument');
-        return { kind: 'not', arg };
-      }
-      default:
-        throw new HavingError('unknown boolean operator');
-    }
-  }
+  const connective = connectiveOf(expr, (a) => havingPredicate(a, column), (what) => new HavingError(what));
+  if (connective !== null) return connective;
+  const test = testOf(expr, (o) => operand(o, column));
+  if (test !== null) return test;
   const e = as(expr, 'A_Expr');
-  if (e !== null && e['kind'] === 'AEXPR_OP') {
-    const op = COMPARE_OPS.get(operatorName(e) ?? '');
-    if (op === undefined || e['lexpr'] === undefined) throw new HavingError(`operator ${operatorName(e) ?? '?'} in HAVING`);
-    return { kind: 'compare', op, left: operand(e['lexpr'], column), right: operand(e['rexpr'], column) };
-  }
-  const nt = as(expr, 'NullTest');
-  if (nt !== null) {
-    return { kind: 'is-null', negated: str(nt['nulltesttype']) === 'IS_NOT_NULL', arg: operand(nt['arg'], column) };
-  }
+  if (e !== null && e['kind'] === 'AEXPR_OP') throw new HavingError(`operator ${operatorName(e) ?? '?'} in HAVING`);
   const c = constOf(expr);
   if (c !== null && c.kind === 'bool') {
     const t: Operand = { kind: 'literal', text: '1' };

@@ -12,6 +12,7 @@ import type { ColumnRef, Merge, MergeColumn, MergeExpr, Predicate, SortKey, Valu
 import { deparseStatement } from '../sql-parser.js';
 import { as, bodyOf, castType, clone, columnRefFields, constOf, exprKey, isStarRef, list, names, paramIndex, selectBody, str, walk, type Body } from './ast.js';
 import { ExprUnsupported, hasAggregate, mergeExprOf, outputName, placeholder, SUPPORTED_EXPRESSIONS } from './aggregate-expr.js';
+import { forEachNode } from '../merge-expr.js';
 
 /** Integer cast targets as the parser names them (`::int` is int4, `::bigint` int8...). */
 const INTEGER_CASTS: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 'smallint', 'integer', 'int', 'bigint']);
@@ -204,6 +205,8 @@ class SelectRewrite {
   private readonly groupKeys: string[];
   /** Each target's own top-level COLLATE, read before any rewrite (null: none). */
   private readonly visibleCollations: (string | null)[];
+  /** How many times each parameter (0-based) occurs in the statement, read before any rewrite. */
+  private readonly paramUses = new Map<number, number>();
 
   constructor(
     private readonly s: Body,
@@ -218,6 +221,10 @@ class SelectRewrite {
       const n = ordinal(g);
       const target = n === null ? undefined : rts[n - 1];
       return exprKey(target === undefined ? g : target['val']);
+    });
+    walk(s, (type, body) => {
+      const index = type === 'ParamRef' ? paramIndex({ ParamRef: body }) : null;
+      if (index !== null) this.paramUses.set(index, (this.paramUses.get(index) ?? 0) + 1);
     });
   }
 
@@ -365,11 +372,26 @@ class SelectRewrite {
   /** An expression over aggregates as the proxy computes it; 0A000 naming what is not supported. */
   private expression(val: unknown): MergeExpr {
     try {
-      return mergeExprOf(val, (n) => this.operandColumn(n));
+      const expr = mergeExprOf(val, (n) => this.operandColumn(n));
+      this.requireSingleUse(expr);
+      return expr;
     } catch (err) {
       if (err instanceof ExprUnsupported) throw new Unsupported(`${err.message} is not supported in a query that runs on several shards`, `${SUPPORTED_EXPRESSIONS}; otherwise ${HINT_ONE_SHARD}`);
       throw err;
     }
+  }
+
+  /**
+   * A parameter without a declared type takes the type of the context PostgreSQL meets it in first;
+   * the proxy infers it from the expression's own context, which is that one only when the
+   * statement has no other use of it.
+   */
+  private requireSingleUse(expr: MergeExpr): void {
+    forEachNode(expr, (node) => {
+      if (node.kind === 'param' && (this.paramUses.get(node.index) ?? 0) > 1) {
+        throw new ExprUnsupported(`parameter $${node.index + 1} in an expression over aggregates when the statement uses it more than once`);
+      }
+    });
   }
 
   /**

@@ -13,7 +13,8 @@
 // Reference: https://www.postgresql.org/docs/15/functions-aggregate.html
 
 import { ProxyError } from '../../errors.js';
-import type { AggregateMerge as AggregateSpec, MergeColumn, MergeExpr } from '../../../planner/plan.js';
+import type { AggregateMerge as AggregateSpec, BoundParams, MergeColumn, MergeExpr } from '../../../planner/plan.js';
+import { forEachNode } from '../../../planner/merge-expr.js';
 import { assertNever } from '../../../planner/assert-never.js';
 import { addDecimal, decimalToBinary, divideDecimal, finite, formatDecimal, type Decimal } from './decimal.js';
 import { floatBinary, intBinary } from './binary-numbers.js';
@@ -147,7 +148,8 @@ export class AggregateMerger {
   private heldBytes = 0;
 
   /**
-   * `types` are the shard result's columns, `visible` how many of them the client sees. Throws 0A000
+   * `types` are the shard result's columns, `visible` how many of them the client sees, `params` the
+   * statement's bound parameters (for `$n` in expression columns). Throws 0A000
    * for aggregates over types the merge cannot combine, XX000 for a spec that does not fit the result.
    */
   constructor(
@@ -158,6 +160,7 @@ export class AggregateMerger {
     private readonly collation: Collation | null,
     private readonly textOrder: TextOrder,
     private readonly extraFloatDigits: number,
+    params: BoundParams | null,
   ) {
     if (spec.columns.length !== types.length) {
       throw ProxyError.internal(`aggregate merge describes ${spec.columns.length} columns but the shards return ${types.length}`);
@@ -182,7 +185,7 @@ export class AggregateMerger {
     this.states = this.plans.map(() => []);
     spec.columns.forEach((column, i) => {
       if (column.kind !== 'expr') return;
-      const ctx = { types: outTypes, visible, result: outTypes[i]!, extraFloatDigits };
+      const ctx = { types: outTypes, visible, result: outTypes[i]!, extraFloatDigits, params };
       this.expressions.push({ column: i, compute: compileExpression(column.expr, ctx) });
       const reads = new Set<number>();
       collectColumns(column.expr, visible, reads);
@@ -463,29 +466,7 @@ export class AggregateMerger {
 
 /** The merged-row indexes of the columns an expression reads. */
 function collectColumns(e: MergeExpr, visible: number, out: Set<number>): void {
-  switch (e.kind) {
-    case 'column':
-      out.add(e.column.hidden ? visible + e.column.index : e.column.index);
-      return;
-    case 'const':
-      return;
-    case 'arith':
-      collectColumns(e.left, visible, out);
-      collectColumns(e.right, visible, out);
-      return;
-    case 'negate':
-    case 'cast':
-    case 'round':
-      collectColumns(e.arg, visible, out);
-      return;
-    case 'nullif':
-      collectColumns(e.arg, visible, out);
-      collectColumns(e.value, visible, out);
-      return;
-    case 'coalesce':
-      for (const a of e.args) collectColumns(a, visible, out);
-      return;
-    default:
-      assertNever(e);
-  }
+  forEachNode(e, (node) => {
+    if (node.kind === 'column') out.add(node.column.hidden ? visible + node.column.index : node.column.index);
+  });
 }

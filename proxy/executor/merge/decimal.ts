@@ -273,6 +273,21 @@ export function negateDecimal(a: Decimal): Decimal {
   }
 }
 
+/** numeric_abs: the infinities become +Infinity, NaN stays NaN; the display scale is kept. */
+export function absDecimal(a: Decimal): Decimal {
+  switch (a.special) {
+    case FINITE:
+      return a.m < 0n ? finite(-a.m, a.s) : a;
+    case NINF:
+      return DECIMAL_PINF;
+    case PINF:
+    case NAN:
+      return a;
+    default:
+      return assertNever(a.special);
+  }
+}
+
 /** numeric_sub: a + (-b), with the same special-value rules (Inf - Inf is NaN). */
 export function subtractDecimal(a: Decimal, b: Decimal): Decimal {
   return addDecimal(a, negateDecimal(b));
@@ -371,6 +386,27 @@ export function divideDecimal(a: Decimal, b: Decimal): Decimal {
   if (shift >= 0) num *= pow10(shift);
   else den *= pow10(-shift);
   return finite(roundedQuotient(num, den), rscale);
+}
+
+/**
+ * numeric_mod(a, b) for b ≠ 0: a - trunc(a / b) × b exactly (mod_var), so the sign is a's, at the
+ * larger of the two display scales. NaN absorbs; Infinity % b is NaN; a % ±Infinity is a.
+ */
+export function modDecimal(a: Decimal, b: Decimal): Decimal {
+  if (a.special === NAN || b.special === NAN || a.special !== FINITE) return DECIMAL_NAN;
+  if (b.special !== FINITE) return a;
+  if (b.m === 0n) throw new RangeError('division by zero');
+  const s = Math.max(a.s, b.s);
+  // BigInt % truncates toward zero, as mod_var's truncated quotient does.
+  return finite((a.m * pow10(s - a.s)) % (b.m * pow10(s - b.s)), s);
+}
+
+/**
+ * How many decimal digits a finite non-zero value has before the point: floor(log10 |a|) + 1, so
+ * negative for |a| < 0.1 (0.001 gives -2). apply_typmod's `ddigits`.
+ */
+export function integerDigits(a: Decimal): number {
+  return (a.m < 0n ? -a.m : a.m).toString().length - a.s;
 }
 
 /** num / den rounded half away from zero. */

@@ -4,14 +4,18 @@
 // float4/float8 as JS numbers (float4 rounded with Math.fround after every operation, which is
 // exactly float arithmetic), text as strings. Owns value semantics only; which operation applies to
 // which operand types is expression.ts's business.
+// Also the input functions that read a literal or a bound parameter as the type PostgreSQL gave it.
 // Every failure is PostgreSQL's own error, with its SQLSTATE and wording: 22003 for a result out of
 // its type's range, 22012 for a division by zero, 0A000 for NaN or infinity cast to an integer.
 // Reference: src/backend/utils/adt/int.c, int8.c, numeric.c, float.c and src/include/utils/float.h.
 
 import { ProxyError } from '../../errors.js';
 import { assertNever } from '../../../planner/assert-never.js';
+import type { ArithOp } from '../../../planner/plan.js';
 import {
+  absDecimal,
   addDecimal,
+  compareDecimal,
   DECIMAL_NAN,
   DECIMAL_NINF,
   DECIMAL_PINF,
@@ -19,6 +23,8 @@ import {
   finite,
   FINITE,
   formatDecimal,
+  integerDigits,
+  modDecimal,
   multiplyDecimal,
   NAN,
   negateDecimal,
@@ -32,16 +38,22 @@ import {
   type Decimal,
 } from './decimal.js';
 import { formatFloat4, formatFloat8, formatG } from './float-format.js';
+import { compareScalar } from './text-values.js';
 
 export type IntType = 'int2' | 'int4' | 'int8';
 export type FloatType = 'float4' | 'float8';
 export type NumberType = IntType | 'numeric' | FloatType;
 export type TextType = 'text' | 'varchar' | 'bpchar';
-/** A value's SQL type; 'unknown' is an untyped string literal (or NULL) not yet resolved. */
-export type SqlType = NumberType | TextType | 'unknown';
+/**
+ * A value's SQL type; 'unknown' is an untyped string literal, NULL or parameter not yet resolved.
+ * 'bool' only for CASE conditions and the boolean columns they read.
+ */
+export type SqlType = NumberType | TextType | 'bool' | 'unknown';
 
-/** bigint for integers, Decimal for numeric, number for floats, string for text; null is SQL NULL. */
-export type Value = bigint | Decimal | number | string | null;
+/** bigint for integers, Decimal for numeric, number for floats, string for text, boolean; null is SQL NULL. */
+export type Value = bigint | Decimal | number | string | boolean | null;
+
+export type NonNull = Exclude<Value, null>;
 
 const INT_RANGES: Readonly<Record<IntType, { readonly min: bigint; readonly max: bigint; readonly name: string }>> = {
   int2: { min: -0x8000n, max: 0x7fffn, name: 'smallint' },
@@ -86,8 +98,8 @@ function checkNumeric(d: Decimal): Decimal {
 const overflow = (): ProxyError => ProxyError.valueOutOfRange('value out of range: overflow');
 const underflow = (): ProxyError => ProxyError.valueOutOfRange('value out of range: underflow');
 
-/** float8/float4 arithmetic with float.h's overflow, underflow and division checks. */
-function floatArith(op: '+' | '-' | '*' | '/', a: number, b: number, float4: boolean): number {
+/** float8/float4 arithmetic with float.h's overflow, underflow and division checks (PostgreSQL has no float %). */
+function floatArith(op: ArithOp, a: number, b: number, float4: boolean): number {
   const round = (x: number): number => (float4 ? Math.fround(x) : x);
   const inf = (x: number): boolean => x === Infinity || x === -Infinity;
   let r: number;
@@ -108,13 +120,15 @@ function floatArith(op: '+' | '-' | '*' | '/', a: number, b: number, float4: boo
       if (inf(r) && !inf(a)) throw overflow();
       if (r === 0 && a !== 0 && !inf(b)) throw underflow();
       return r;
+    case '%':
+      throw ProxyError.internal('a float modulo');
     default:
       return assertNever(op);
   }
 }
 
 /** `a op b` for operands already converted to the operator's type `t` (never NULL). */
-export function arith(op: '+' | '-' | '*' | '/', t: NumberType, a: Exclude<Value, null>, b: Exclude<Value, null>): Exclude<Value, null> {
+export function arith(op: ArithOp, t: NumberType, a: NonNull, b: NonNull): NonNull {
   if (isInt(t)) {
     const x = a as bigint;
     const y = b as bigint;
@@ -129,6 +143,10 @@ export function arith(op: '+' | '-' | '*' | '/', t: NumberType, a: Exclude<Value
         if (y === 0n) throw ProxyError.divisionByZero();
         // BigInt division truncates toward zero, as C's; MIN / -1 fails the range check.
         return checkInt(x / y, t);
+      case '%':
+        if (y === 0n) throw ProxyError.divisionByZero();
+        // The remainder has the dividend's sign, as C's; MIN % -1 is 0 (int4mod special-cases it).
+        return x % y;
       default:
         return assertNever(op);
     }
@@ -148,6 +166,11 @@ export function arith(op: '+' | '-' | '*' | '/', t: NumberType, a: Exclude<Value
         if (x.special === NAN || y.special === NAN) return DECIMAL_NAN;
         if (y.special === FINITE && y.m === 0n) throw ProxyError.divisionByZero();
         return checkNumeric(divideDecimal(x, y));
+      case '%':
+        // As `/`: NaN % 0 is NaN, anything else % 0 fails, Infinity % 0 included.
+        if (x.special === NAN || y.special === NAN) return DECIMAL_NAN;
+        if (y.special === FINITE && y.m === 0n) throw ProxyError.divisionByZero();
+        return modDecimal(x, y);
       default:
         return assertNever(op);
     }
@@ -156,10 +179,47 @@ export function arith(op: '+' | '-' | '*' | '/', t: NumberType, a: Exclude<Value
 }
 
 /** Unary minus. */
-export function negate(t: NumberType, v: Exclude<Value, null>): Exclude<Value, null> {
+export function negate(t: NumberType, v: NonNull): NonNull {
   if (isInt(t)) return checkInt(-(v as bigint), t);
   if (t === 'numeric') return negateDecimal(v as Decimal);
   return -(v as number);
+}
+
+/** abs(): the same type; the least integer of its type has no absolute value in it. */
+export function abs(t: NumberType, v: NonNull): NonNull {
+  if (isInt(t)) {
+    const x = v as bigint;
+    return checkInt(x < 0n ? -x : x, t);
+  }
+  if (t === 'numeric') return absDecimal(v as Decimal);
+  return Math.abs(v as number);
+}
+
+/**
+ * numeric(precision, scale) applied to a numeric value (apply_typmod): rounded half away from zero
+ * to `scale` fraction digits, then 22003 when more than precision - scale digits are left before
+ * the point. NaN fits any field; an infinity none.
+ */
+export function applyNumericTypmod(d: Decimal, precision: number, scale: number): Decimal {
+  const field = `A field with precision ${precision}, scale ${scale}`;
+  if (d.special === NAN) return d;
+  if (d.special !== FINITE) throw ProxyError.valueOutOfRange('numeric field overflow', `${field} cannot hold an infinite value.`);
+  const r = roundDecimal(d, scale);
+  const maxDigits = precision - scale;
+  if (r.m !== 0n && integerDigits(r) > maxDigits) {
+    throw ProxyError.valueOutOfRange('numeric field overflow', `${field} must round to an absolute value less than ${maxDigits === 0 ? '1' : `10^${maxDigits}`}.`);
+  }
+  return r;
+}
+
+/**
+ * The sign of a - b for operands already converted to the comparison's type: integers and numeric
+ * exactly, floats with NaN above every number and -0 equal to 0 (float8's btree order).
+ */
+export function compareValues(t: NumberType, a: NonNull, b: NonNull): number {
+  if (isInt(t)) return (a as bigint) < (b as bigint) ? -1 : (a as bigint) > (b as bigint) ? 1 : 0;
+  if (t === 'numeric') return compareDecimal(a as Decimal, b as Decimal);
+  return compareScalar(a as number, b as number);
 }
 
 /** rint(): to the nearest integer, ties to even (C's default rounding mode). */
@@ -295,6 +355,7 @@ export function convert(v: Value, from: SqlType, to: SqlType, extraFloatDigits: 
       case 'varchar':
       case 'bpchar':
         return x.toString();
+      case 'bool':
       case 'unknown':
         throw impossible();
       default:
@@ -326,6 +387,7 @@ export function convert(v: Value, from: SqlType, to: SqlType, extraFloatDigits: 
       case 'varchar':
       case 'bpchar':
         return from === 'float4' ? formatFloat4(x, extraFloatDigits) : formatFloat8(x, extraFloatDigits);
+      case 'bool':
       case 'unknown':
         throw impossible();
       default:
@@ -340,7 +402,7 @@ export function convert(v: Value, from: SqlType, to: SqlType, extraFloatDigits: 
 }
 
 /** NULLIF's `=`: a number against an integer constant, as PostgreSQL's cross-type equality. */
-export function equalsInteger(t: NumberType, v: Exclude<Value, null>, c: bigint): boolean {
+export function equalsInteger(t: NumberType, v: NonNull, c: bigint): boolean {
   if (isInt(t)) return (v as bigint) === c;
   if (t === 'numeric') {
     const d = v as Decimal;
@@ -349,4 +411,60 @@ export function equalsInteger(t: NumberType, v: Exclude<Value, null>, c: bigint)
   }
   // float8 = int4 compares as float8 (float4 = int4 as float48eq): -0 equals 0.
   return (v as number) === Number(c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input functions
+
+const INT_TEXT = /^[ \t\n\v\f\r]*([+-]?\d+)[ \t\n\v\f\r]*$/;
+
+/** PostgreSQL's boolin: t/true/y/yes/on/1 and f/false/n/no/off/0, any case, unique prefixes. */
+export function parseBool(text: string): boolean | null {
+  const s = text.trim().toLowerCase();
+  if (s.length === 0) return null;
+  if ('true'.startsWith(s) || 'yes'.startsWith(s) || s === 'on' || s === '1') return true;
+  if ('false'.startsWith(s) || 'no'.startsWith(s) || s === 'of' || s === 'off' || s === '0') return false;
+  return null;
+}
+
+/**
+ * A value of type `to` from its text, as the type's input function reads it (int4in, numeric_in,
+ * float8in, boolin...): a string literal or a text-format parameter, once PostgreSQL gave it a
+ * type. The shards read the same text with the same function first (PostgreSQL coerces literals
+ * while parsing, parameters at Bind), so text they reject never gets here; what this reads more
+ * strictly than PostgreSQL (hexadecimal floats) is 0A000 rather than a different value.
+ */
+export function inputValue(text: string, to: SqlType): Value {
+  const unreadable = (): ProxyError => ProxyError.unsupported(`cannot compute an expression over aggregates across shards: a constant or parameter pgshard cannot read as ${to}`);
+  if (isInt(to)) {
+    const m = INT_TEXT.exec(text);
+    if (m === null) throw unreadable();
+    const v = BigInt(m[1]!);
+    const r = INT_RANGES[to];
+    if (v < r.min || v > r.max) throw ProxyError.valueOutOfRange(`value "${text}" is out of range for type ${r.name}`);
+    return v;
+  }
+  switch (to) {
+    case 'numeric':
+    case 'float4':
+    case 'float8': {
+      // float8in and float4in accept what numeric_in does (and hexadecimal, refused above), and
+      // round the exact value once, which the numeric conversion does.
+      const d = parseDecimal(text);
+      if (d === null) throw unreadable();
+      return to === 'numeric' ? checkNumeric(d) : numericToFloat(d, to === 'float4');
+    }
+    case 'bool': {
+      const b = parseBool(text);
+      if (b === null) throw unreadable();
+      return b;
+    }
+    case 'text':
+    case 'varchar':
+    case 'bpchar':
+    case 'unknown':
+      return text;
+    default:
+      return assertNever(to);
+  }
 }

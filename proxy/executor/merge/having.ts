@@ -15,10 +15,10 @@ import { compareDecimal, decimalToNumber, finite, parseDecimal, type Decimal } f
 import { parseDate, parseTime, parseTimestamp } from './datetime.js';
 import { compareScalar, comparedEnd, decimalOf, scalarOf, unreadable, type Collation, type Scalar } from './text-values.js';
 import { Oid, requireInspectable, typeName, valueType, type Family, type ValueType } from './value-types.js';
+import { allOf, anyOf, holds, negation, type Test as LogicTest } from './logic.js';
+import { parseBool } from './expression-values.js';
 
-/** Three-valued truth: true, false, or null for unknown. */
-type Truth = boolean | null;
-type Test = (row: RowValues) => Truth;
+type Test = LogicTest<RowValues>;
 
 /** How the two sides of a comparison are read and compared. */
 type Domain = 'decimal' | 'float' | 'scalar' | 'bytes' | 'collated';
@@ -55,37 +55,12 @@ export function compileHaving(predicate: Predicate, ctx: HavingContext): (row: R
 
 function compile(p: Predicate, ctx: HavingContext): Test {
   switch (p.kind) {
-    case 'and': {
-      const args = p.args.map((a) => compile(a, ctx));
-      return (row) => {
-        let result: Truth = true;
-        for (const a of args) {
-          const v = a(row);
-          if (v === false) return false;
-          if (v === null) result = null;
-        }
-        return result;
-      };
-    }
-    case 'or': {
-      const args = p.args.map((a) => compile(a, ctx));
-      return (row) => {
-        let result: Truth = false;
-        for (const a of args) {
-          const v = a(row);
-          if (v === true) return true;
-          if (v === null) result = null;
-        }
-        return result;
-      };
-    }
-    case 'not': {
-      const arg = compile(p.arg, ctx);
-      return (row) => {
-        const v = arg(row);
-        return v === null ? null : !v;
-      };
-    }
+    case 'and':
+      return allOf(p.args.map((a) => compile(a, ctx)));
+    case 'or':
+      return anyOf(p.args.map((a) => compile(a, ctx)));
+    case 'not':
+      return negation(compile(p.arg, ctx));
     case 'is-null': {
       const read = operandNullness(p.arg, ctx);
       return p.negated ? (row) => !read(row) : read;
@@ -199,15 +174,6 @@ function readField(t: ValueType, domain: Domain, buf: Buffer): Comparable {
   }
 }
 
-/** PostgreSQL's boolin: t/true/y/yes/on/1 and f/false/n/no/off/0, any case, unique prefixes. */
-function parseBool(text: string): number | null {
-  const s = text.trim().toLowerCase();
-  if (s.length === 0) return null;
-  if ('true'.startsWith(s) || 'yes'.startsWith(s) || s === 'on' || s === '1') return 1;
-  if ('false'.startsWith(s) || 'no'.startsWith(s) || s === 'of' || s === 'off' || s === '0') return 0;
-  return null;
-}
-
 /** A text constant read as a value of column type t, in the comparison domain. */
 function readTextConstant(t: ValueType, domain: Domain, text: string): Comparable {
   const bad = (): ProxyError => notComparable(`a constant is not a valid ${typeName(t.oid)} value`);
@@ -221,9 +187,11 @@ function readTextConstant(t: ValueType, domain: Domain, text: string): Comparabl
     case 'scalar': {
       let v: Scalar | null;
       switch (t.family) {
-        case 'bool':
-          v = parseBool(text);
+        case 'bool': {
+          const b = parseBool(text);
+          v = b === null ? null : Number(b);
           break;
+        }
         case 'date':
           v = parseDate(text);
           break;
@@ -292,25 +260,6 @@ function compareIn(domain: Domain, a: Comparable, b: Comparable, collation: Coll
       return collation.compare(a as string, b as string);
     default:
       assertNever(domain);
-  }
-}
-
-function holds(op: CompareOp, c: number): boolean {
-  switch (op) {
-    case '=':
-      return c === 0;
-    case '<>':
-      return c !== 0;
-    case '<':
-      return c < 0;
-    case '<=':
-      return c <= 0;
-    case '>':
-      return c > 0;
-    case '>=':
-      return c >= 0;
-    default:
-      return assertNever(op);
   }
 }
 

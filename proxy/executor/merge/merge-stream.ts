@@ -39,7 +39,7 @@ export interface MergeOptions {
   readonly rowsMax: number;
   /** limits.mergeBytesMax: bytes held at once (estimated). */
   readonly bytesMax: number;
-  /** The statement's bound parameters (LIMIT $n, OFFSET $n, HAVING ... $n), null for the simple protocol. */
+  /** The statement's bound parameters (LIMIT $n, OFFSET $n, HAVING ... $n, expressions over aggregates), null for the simple protocol. */
   readonly params: BoundParams | null;
   /** How text sorts: 'bytes' for C/C.UTF-8 clusters, or a locale for Intl.Collator (approximation). */
   readonly textOrder: TextOrder;
@@ -330,7 +330,7 @@ export class MergeStream {
     let rowTypes: readonly ValueType[] = types;
     let retype: ReadonlyMap<number, Retype> = new Map();
     if (spec.aggregate !== null) {
-      this.aggregator = new AggregateMerger(spec.aggregate, types, visible, this.budget, this.collation, this.textOrder, this.extraFloatDigits);
+      this.aggregator = new AggregateMerger(spec.aggregate, types, visible, this.budget, this.collation, this.textOrder, this.extraFloatDigits, this.params);
       rowTypes = this.aggregator.layout.types;
       retype = this.aggregator.layout.retype;
       if (spec.aggregate.having !== null) {

@@ -92,7 +92,7 @@ export const q = (name: string, sql: string, ordered: boolean, params?: readonly
   params === undefined ? { name, sql, ordered } : { name, sql, ordered, params };
 
 /** A statement PostgreSQL fails (overflow, division by zero...): the proxy must fail it the same way. */
-const fails = (name: string, sql: string): QueryCase => ({ name, sql, ordered: false, fails: true });
+const fails = (name: string, sql: string, params?: readonly Cell[]): QueryCase => ({ name, sql, ordered: false, fails: true, ...(params === undefined ? {} : { params }) });
 
 /** Point lookups by key, with literals. */
 function pointLiteral(d: Dataset): Category {
@@ -431,7 +431,8 @@ function misc(d: Dataset): Category {
 /**
  * Expressions over aggregates on several shards: the proxy merges the plain aggregates and computes
  * the expression itself. NULL and empty groups, negative numbers, int8 and numeric extremes, NaN and
- * infinities, integer division, casts with rounding, overflow and division by zero (same error).
+ * infinities, integer division, casts with rounding, overflow and division by zero (same error); %,
+ * abs, numeric(p, s), ||, CASE (conditions over aggregates, grouped ones, simple CASE) and $n.
  */
 function aggregateExpressions(): Category {
   return [
@@ -485,6 +486,48 @@ function aggregateExpressions(): Category {
     fails('float overflow', 'SELECT max(weight) * 1e308 * 1e308 FROM orders'),
     fails('division by zero in a constant', 'SELECT count(*) * (1 / 0) FROM orders WHERE false'),
     fails('division by zero in a group HAVING lets through', 'SELECT qty, count(*) / (qty - 5) FROM orders GROUP BY qty ORDER BY qty'),
+    ...moreAggregateExpressions(),
+  ];
+}
+
+/** %, abs, numeric(p, s), ||, CASE and parameters over merged aggregates. */
+function moreAggregateExpressions(): Category {
+  return [
+    q('modulo of integers and numeric', 'SELECT sum(visits) % 7, count(*) % 3, (-sum(visits)) % 7, max(points) % 1000, min(points) % 1000, sum(balance) % 7, sum(balance) % 0.3, (-sum(balance)) % 7.5, min(id) % -1, max(id) % 2 FROM customers', false),
+    q('modulo per group, NULL group', 'SELECT country, sum(visits) % 10, sum(balance) % 3, count(email) % 2 FROM customers GROUP BY country ORDER BY country NULLS FIRST', true),
+    // score holds NaN (the max), Infinity and -Infinity (the min).
+    q('modulo of NaN and infinities', 'SELECT max(score)::numeric % 2, (-min(score))::numeric % 2, sum(visits)::numeric % (-min(score))::numeric, -sum(visits) % min(score)::numeric, max(score)::numeric % (count(*) - count(*)) FROM customers', false),
+    fails('infinity modulo zero', 'SELECT (-min(score))::numeric % (count(*) - count(*)) FROM customers'),
+    fails('integer modulo by zero', 'SELECT sum(qty) % (count(*) - count(*)) FROM orders'),
+    fails('numeric modulo by zero', 'SELECT sum(amount) % 0 FROM orders'),
+    fails('no float modulo', 'SELECT max(score) % 2 FROM customers'),
+    q('abs of every number type', 'SELECT abs(sum(balance) - 1000000), abs(-sum(visits)), abs(min(points) - max(points) / 2), abs(min(score)), abs(max(score)), abs(-count(*)), abs(min(visits) - 1000)::int2 FROM customers', false),
+    q('abs per group', 'SELECT status, abs(sum(amount) - 100000), abs(min(qty) - max(qty)), abs(min(weight) - 1000) FROM orders GROUP BY status ORDER BY status', true),
+    fails('abs of the least bigint', 'SELECT abs(min(id)) FROM customers'),
+    fails('abs of the least integer', 'SELECT abs(min(visits) * 0 - 2147483647 - 1) FROM customers'),
+    q('numeric(p, s) casts', 'SELECT sum(amount)::numeric(20,1), avg(amount)::numeric(10,3), count(*)::numeric(4), sum(amount)::decimal(14,-2), (max(weight) / 1e12)::numeric(12,2), avg(qty)::numeric(3,1), (count(*) * 0.0000001)::numeric(3,3) FROM orders', false),
+    q('numeric(p, s) per group, NULL group', 'SELECT country, sum(balance)::numeric(12), (sum(balance) / count(*))::numeric(10,2), NULL::numeric(3,1) + count(*) FROM customers GROUP BY country ORDER BY country NULLS FIRST', true),
+    fails('numeric field overflow', 'SELECT sum(amount)::numeric(4,2) FROM orders'),
+    fails('numeric field overflow after rounding', 'SELECT (count(*) * 0 + 999.995)::numeric(5,2) FROM orders'),
+    fails('infinity into numeric(p, s)', 'SELECT min(score)::numeric(10,2) FROM customers'),
+    q('|| over text', "SELECT count(*)::text || ' customers', 'max: ' || max(name), coalesce(max(email), 'none') || '!', sum(balance)::text || NULL, min(country) || max(country), max(score)::text || ' pts' FROM customers", false),
+    q('|| per group with a grouped operand, NULL group', "SELECT country, country || ': ' || count(*)::text, '[' || abs(sum(visits) % 100)::text || ']' FROM customers GROUP BY country ORDER BY country NULLS FIRST", true),
+    q('|| over an empty set', "SELECT 'n=' || count(*)::text, max(name) || '?', coalesce(max(name), '') || '.' FROM customers WHERE balance > 100000000", false),
+    q('CASE over aggregates per group, NULL group', "SELECT country, CASE WHEN count(*) > 50 THEN 'big' WHEN sum(balance) IS NULL THEN 'no balance' WHEN sum(balance) < 0 OR NOT max(visits) > 10 THEN 'small' ELSE 'mid' END AS size, CASE WHEN count(email) = count(*) THEN sum(visits) ELSE -1 END FROM customers GROUP BY country ORDER BY country NULLS FIRST", true),
+    q('CASE result types unify', 'SELECT CASE WHEN count(*) > 0 THEN sum(visits) ELSE 0.5 END, CASE WHEN max(visits) < 0 THEN max(score) ELSE sum(visits) END, CASE WHEN false THEN 1 / 0 ELSE count(*) END, CASE WHEN max(points) > 0 THEN 2147483648 END, CASE WHEN count(*) < 0 THEN 1 END FROM customers', false),
+    q('CASE conditions on floats, NaN and infinities', "SELECT CASE WHEN max(score) > 1e300 THEN 'huge' WHEN max(score) = max(score) THEN 'self' END, CASE WHEN min(score) < 0 AND max(score) IS NOT NULL THEN min(score) END, CASE WHEN max(score) <> max(score) THEN 1 ELSE 0 END FROM customers", false),
+    q('CASE conditions on floats per group', 'SELECT status, CASE WHEN max(weight) >= min(weight) THEN max(weight) - min(weight) WHEN max(weight) IS NULL THEN -1 END, CASE WHEN avg(weight) > 0 THEN 1 WHEN avg(weight) < 0 THEN -1 ELSE 0 END FROM orders GROUP BY status ORDER BY status', true),
+    q('simple CASE on a group column and on an aggregate', "SELECT status, qty, CASE status WHEN 'paid' THEN sum(amount) WHEN 'shipped' THEN -sum(amount) ELSE 0 END, CASE qty % 3 WHEN 0 THEN count(*) END, CASE count(*) % 2 WHEN 0 THEN 'even' ELSE 'odd' END FROM orders GROUP BY status, qty ORDER BY status, qty", true),
+    q('CASE on boolean aggregates and grouped conditions', 'SELECT country, CASE WHEN bool_or(vip) THEN count(*) WHEN bool_and(vip) IS NULL THEN -1 ELSE 0 END, CASE WHEN country IS NULL THEN 0 WHEN country < \'M\' THEN sum(visits) END FROM customers GROUP BY country ORDER BY country NULLS FIRST', true),
+    q('CASE in HAVING and ORDER BY', 'SELECT status, count(*) FROM orders GROUP BY status HAVING CASE WHEN count(*) % 3 = 0 THEN 1 ELSE 0 END = 1 ORDER BY CASE WHEN sum(qty) > 4100 THEN 0 ELSE 1 END, status', true),
+    q('CASE in HAVING, the other half', 'SELECT status, count(*) FROM orders GROUP BY status HAVING CASE WHEN count(*) % 3 = 0 THEN 1 ELSE 0 END = 0 ORDER BY status', true),
+    q('a CASE arm not taken is not evaluated', 'SELECT CASE WHEN count(*) = 0 THEN sum(qty) / (count(*) - count(*)) ELSE 1 END, CASE WHEN count(*) > 0 OR sum(qty) / (count(*) - count(*)) > 0 THEN 2 END FROM orders', false),
+    fails('division by zero in a CASE arm taken', 'SELECT CASE WHEN count(*) > 0 THEN sum(qty) / (count(*) - count(*)) END FROM orders'),
+    fails('division by zero in a constant CASE arm, folded without rows', 'SELECT CASE WHEN count(*) > 0 THEN 1 / 0 END FROM orders WHERE false'),
+    q('parameters in expressions over aggregates', 'SELECT coalesce(sum(balance), $1), sum(visits) * $2, count(*) % $3, CASE WHEN sum(visits) > $4 THEN $5 ELSE $6 END, round(avg(balance), 2) + $7::numeric(4,1), max(name) || $8 FROM customers', false, ['0', '2', '7', '100', 'many', 'few', '1.25', ' (last)']),
+    q('parameters per group, a NULL parameter', 'SELECT country, sum(visits) + $1, coalesce(min(email), $2), abs(sum(points)) % $3 FROM customers GROUP BY country ORDER BY country NULLS FIRST', true, [null, 'none', '1000']),
+    q('HAVING an expression with a parameter', 'SELECT status, count(*) FROM orders GROUP BY status HAVING sum(amount) / $1 > 100 ORDER BY status', true, ['3']),
+    fails('a parameter dividing by zero', 'SELECT sum(qty) % $1 FROM orders', ['0']),
   ];
 }
 

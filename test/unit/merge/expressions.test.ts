@@ -1,13 +1,14 @@
 // Expressions over merged aggregates (proxy/executor/merge/expression.ts) against what PostgreSQL 15
 // itself answered (fixtures/pg15-expressions.json, from generate-expression-fixtures.ts): the result
-// type, the exact text, or the exact error (SQLSTATE and message) for arithmetic between every pair
-// of number types, casts, round, coalesce and nullif, at the edges of every type. The expressions
-// go through the planner's own translation (aggregate-expr.ts), so both halves are checked together.
-// Then binary results, constant folding, type checks against the placeholder, and NULL handling.
+// type, the exact text, or the exact error (SQLSTATE, message and detail) for arithmetic and %
+// between every pair of number types, abs, casts, numeric(p, s), round, coalesce, nullif, || and
+// CASE, at the edges of every type. The expressions go through the planner's own translation
+// (aggregate-expr.ts), so both halves are checked together. Then binary results, constant folding,
+// type checks against the placeholder, NULL handling, and bound parameters.
 import t from 'tap';
 import { initSqlParser, parseSql } from '../../../planner/sql-parser.js';
 import { mergeExprOf } from '../../../planner/routing/aggregate-expr.js';
-import type { MergeExpr } from '../../../planner/plan.js';
+import type { BoundParams, MergeExpr } from '../../../planner/plan.js';
 import { compileExpression } from '../../../proxy/executor/merge/expression.js';
 import { valueType } from '../../../proxy/executor/merge/value-types.js';
 import { ProxyError } from '../../../proxy/errors.js';
@@ -35,20 +36,23 @@ function exprOf(sql: string): MergeExpr {
   });
 }
 
-function compile(expr: MergeExpr, types: readonly string[], resultOid: number, format: 0 | 1 = 0, extraFloatDigits = 1) {
+function compile(expr: MergeExpr, types: readonly string[], resultOid: number, format: 0 | 1 = 0, extraFloatDigits = 1, params: BoundParams | null = null) {
   const vts = types.map((ty) => valueType(OID_BY_NAME[ty]!, 0, 'bytes'));
-  return compileExpression(expr, { types: vts, visible: vts.length, result: valueType(resultOid, format, 'bytes'), extraFloatDigits });
+  return compileExpression(expr, { types: vts, visible: vts.length, result: valueType(resultOid, format, 'bytes'), extraFloatDigits, params });
 }
 
-function errorOf(fn: () => unknown): { code: string; message: string } | null {
+function errorOf(fn: () => unknown): { code: string; message: string; detail?: string } | null {
   try {
     fn();
     return null;
   } catch (err) {
-    if (err instanceof ProxyError) return { code: err.sqlstate, message: err.message };
+    if (err instanceof ProxyError) return err.fields.detail === undefined ? { code: err.sqlstate, message: err.message } : { code: err.sqlstate, message: err.message, detail: err.fields.detail };
     throw err;
   }
 }
+
+/** An error as the test reports it. */
+const shown = (e: { code: string; message: string; detail?: string }): string => `${e.code} ${e.message}${e.detail === undefined ? '' : ` (${e.detail})`}`;
 
 void t.test(`every expression case PostgreSQL ${fixtures.postgres} answered`, async (t) => {
   let checked = 0;
@@ -61,8 +65,8 @@ void t.test(`every expression case PostgreSQL ${fixtures.postgres} answered`, as
       // anything else the shards report themselves, and the proxy must refuse to compute it too.
       const got = errorOf(() => compile(expr, g.types, OID.text));
       if (got === null) failures.push(`${label([])}: computed, PostgreSQL refused it (${g.parseError.message})`);
-      else if (g.parseError.code.startsWith('22') && (got.code !== g.parseError.code || got.message !== g.parseError.message)) {
-        failures.push(`${label([])}: ${got.code} ${got.message}, PostgreSQL ${g.parseError.code} ${g.parseError.message}`);
+      else if (g.parseError.code.startsWith('22') && shown(got) !== shown(g.parseError)) {
+        failures.push(`${label([])}: ${shown(got)}, PostgreSQL ${shown(g.parseError)}`);
       }
       checked++;
       continue;
@@ -81,9 +85,9 @@ void t.test(`every expression case PostgreSQL ${fixtures.postgres} answered`, as
         got = out === null ? null : out.toString('utf8');
       });
       if (outcome !== null && typeof outcome === 'object') {
-        if (error === null) failures.push(`${label(values)}: gave ${String(got)}, PostgreSQL failed with ${outcome.code} ${outcome.message}`);
-        else if (error.code !== outcome.code || error.message !== outcome.message) failures.push(`${label(values)}: ${error.code} ${error.message}, PostgreSQL ${outcome.code} ${outcome.message}`);
-      } else if (error !== null) failures.push(`${label(values)}: failed with ${error.code} ${error.message}, PostgreSQL gave ${String(outcome)}`);
+        if (error === null) failures.push(`${label(values)}: gave ${String(got)}, PostgreSQL failed with ${shown(outcome)}`);
+        else if (shown(error) !== shown(outcome)) failures.push(`${label(values)}: ${shown(error)}, PostgreSQL ${shown(outcome)}`);
+      } else if (error !== null) failures.push(`${label(values)}: failed with ${shown(error)}, PostgreSQL gave ${String(outcome)}`);
       else if (got !== outcome) failures.push(`${label(values)}: ${String(got)}, PostgreSQL ${String(outcome)}`);
       checked++;
     }
@@ -135,4 +139,76 @@ void t.test('constant subexpressions are computed when the query starts, as Post
   const run = compile(exprOf('coalesce(a, b / 0)'), ['int8', 'int8'], OID.int8);
   t.equal(run((c) => (c === 0 ? Buffer.from('5') : Buffer.from('1')))!.toString(), '5');
   t.match(errorOf(() => run((c) => (c === 0 ? null : Buffer.from('1')))), { code: '22012' });
+});
+
+/** Bind's parameters: text values unless a Buffer (sent in binary), with the declared type OIDs (0: none). */
+function bound(values: readonly (string | Buffer | null)[], types: readonly number[] = []): BoundParams {
+  return {
+    values: values.map((v) => (v === null ? null : typeof v === 'string' ? Buffer.from(v, 'utf8') : v)),
+    formats: values.map((v) => (Buffer.isBuffer(v) ? 1 : 0)),
+    types: values.map((_, i) => types[i] ?? 0),
+  };
+}
+
+/** Computes `sql` over operand values (text) with bound parameters; the result as text. */
+function withParams(sql: string, types: string[], resultOid: number, values: (string | null)[], params: BoundParams): string | null {
+  const fields = values.map((v) => (v === null ? null : Buffer.from(v, 'utf8')));
+  const out = compile(exprOf(sql), types, resultOid, 0, 1, params)((c) => fields[c] ?? null);
+  return out === null ? null : out.toString('utf8');
+}
+
+void t.test('bound parameters take their declared type, or the one PostgreSQL infers from the context', async (t) => {
+  // Expected values and types as PostgreSQL 15 answered the same prepared statement (parameter
+  // types {bigint,numeric,text,bigint,text,bigint,numeric,boolean,bigint,double precision}).
+  t.equal(withParams('a + $1', ['int8'], OID.int8, ['3'], bound(['5'])), '8', '$1 + bigint: $1 is bigint');
+  t.equal(withParams('coalesce(b, $1)', ['int8', 'numeric'], OID.numeric, ['3', null], bound([' 2.50 '])), '2.50', 'numeric_in trims, keeps the scale');
+  t.equal(withParams('a::text || $1', ['int8'], OID.text, ['3'], bound([' units'])), '3 units', '|| types $1 text');
+  t.equal(withParams('CASE WHEN a > $1 THEN $2 END', ['int8'], OID.text, ['3'], bound(['2', 'big'])), 'big', 'a comparison types $1 as the other side; a lone CASE arm is text');
+  t.equal(withParams('a * $1', ['int8'], OID.int8, ['3'], bound([null])), null, 'a NULL parameter');
+  t.equal(withParams('a + $1::numeric(5,2)', ['int8'], OID.numeric, ['3'], bound(['1.005'])), '4.01', 'a cast types $1 directly');
+  t.equal(withParams('CASE WHEN $1 THEN a END', ['int8'], OID.int8, ['3'], bound(['yes'])), '3', 'a condition types $1 boolean (boolin)');
+  t.equal(withParams('a % $1', ['int8'], OID.int8, ['3'], bound(['2'])), '1');
+  t.equal(withParams('abs($1)', ['int8'], OID.float8, ['3'], bound(['-2.5'])), '2.5', 'abs(unknown) is abs(double precision)');
+  t.equal(withParams('round($1)', ['int8'], OID.float8, ['3'], bound(['2.5'])), '2', 'round(unknown) is round(double precision), rint');
+  // Declared in Parse: the operator is resolved with that type (PostgreSQL: bigint, then numeric).
+  t.equal(withParams('a + $1', ['int8'], OID.int8, ['3'], bound(['5'], [OID.int4])), '8', 'bigint + integer is bigint');
+  t.equal(withParams('a + $1', ['int8'], OID.numeric, ['3'], bound(['0.5'], [OID.numeric])), '3.5', 'bigint + numeric is numeric');
+  t.equal(withParams('a + $1', ['int8'], OID.int8, ['3'], bound(['5'], [705])), '8', 'declared unknown: typed by the context, as undeclared');
+  t.match(errorOf(() => withParams('a + $1', ['int8'], OID.int8, ['3'], bound(['0.5'], [OID.numeric]))), { code: '0A000', message: /would compute numeric where PostgreSQL reports int8/ });
+  // Binary: read as the parameter's type (declared, or inferred as the server infers it).
+  const int8 = Buffer.alloc(8);
+  int8.writeBigInt64BE(-7n);
+  t.equal(withParams('a + $1', ['int8'], OID.int8, ['3'], bound([int8])), '-4', 'binary bigint, type inferred');
+  const int4 = Buffer.alloc(4);
+  int4.writeInt32BE(40);
+  t.equal(withParams('a + $1', ['int8'], OID.int8, ['3'], bound([int4], [OID.int4])), '43', 'binary integer, declared');
+});
+
+void t.test('parameters PostgreSQL cannot type are refused, never guessed', async (t) => {
+  t.match(errorOf(() => withParams('a + ($1 + $2)', ['int8'], OID.int8, ['3'], bound(['1', '2']))), { code: '0A000', message: /unknown \+ unknown/ });
+  t.match(errorOf(() => withParams('a + -$1', ['int8'], OID.int8, ['3'], bound(['1']))), { code: '0A000', message: /-unknown/ });
+  t.match(errorOf(() => withParams('a + $1', ['int8'], OID.int8, ['3'], bound(['2020-01-01'], [OID.date]))), { code: '0A000', message: /a parameter of type date/ });
+});
+
+void t.test('an untyped literal takes the type of its context (it was XX000 in coalesce)', async (t) => {
+  const run = compile(exprOf("coalesce(a, '5')"), ['int8'], OID.int8);
+  t.equal(run(() => null)!.toString(), '5', "coalesce(NULL::bigint, '5') is 5");
+  t.equal(compile(exprOf("CASE WHEN a > 0 THEN a ELSE '2.5' END"), ['numeric'], OID.numeric)(() => Buffer.from('-1'))!.toString(), '2.5');
+});
+
+void t.test('CASE conditions: boolean columns, and what cannot be compared exactly', async (t) => {
+  // bool_or(x) or a grouped condition the shards computed: the column itself decides; NULL is not true.
+  const run = compile(exprOf('CASE WHEN a THEN 1 ELSE 0 END'), ['bool'], OID.int4);
+  t.same(['t', 'f', null].map((v) => run(() => (v === null ? null : Buffer.from(v)))!.toString()), ['1', '0', '0']);
+  t.match(errorOf(() => compile(exprOf("CASE WHEN a = 'x' THEN 1 END"), ['text'], OID.int4)), { code: '0A000', message: /text = text \(pgshard compares numbers\)/ }, 'text order depends on a collation the merge does not know');
+  t.match(errorOf(() => compile(exprOf('CASE WHEN a THEN 1 END'), ['int8'], OID.int4)), { code: '0A000', message: /int8 as a condition/ });
+  t.match(errorOf(() => compile(exprOf('CASE WHEN a > 0 THEN a ELSE b END'), ['int8', 'text'], OID.int8)), { code: '0A000', message: /CASE over int8 and text/ });
+  t.match(errorOf(() => compile(exprOf('CASE WHEN b > 0 THEN a END'), ['bool', 'int8'], OID.bool)), { code: '0A000', message: /CASE over bool/ }, 'boolean results are not computed');
+  t.match(errorOf(() => compile(exprOf("a || 'x'"), ['int4'], OID.text)), { code: '0A000', message: /int4 \|\| text/ }, 'a number concatenated without a cast');
+});
+
+void t.test('NULL operands: a constant NULL makes a strict operation NULL without evaluating the rest', async (t) => {
+  // PostgreSQL: the planner replaces `x / 0 + NULL` by NULL; at run time every operand is evaluated.
+  t.equal(compile(exprOf('a / 0 + NULL'), ['int8'], OID.int8)(() => Buffer.from('7')), null);
+  t.match(errorOf(() => compile(exprOf('b + a / 0'), ['int8', 'int8'], OID.int8)((c) => (c === 0 ? Buffer.from('7') : null))), { code: '22012' }, 'a NULL at run time does not spare the other operand');
 });

@@ -193,3 +193,56 @@ void t.test('floats cast to text follow extra_float_digits', async (t) => {
   t.same(texts(feed(spec, [shard(cols, [[null, '1']])])), [['0.3333333333333333']]);
   t.same(texts(feed(spec, [shard(cols, [[null, '1']])], { extraFloatDigits: -3 })), [['0.333333333333']]);
 });
+
+void t.test('CASE over a grouped condition the shards computed, with a bound parameter', async (t) => {
+  // SELECT status, CASE status WHEN 'paid' THEN sum(total) * $1 ELSE 0 END ... GROUP BY status:
+  // the shards return `status = 'paid'` (a hidden group column) and sum(total); the proxy merges
+  // the sums and computes the CASE, $1 typed as sum's numeric.
+  const cols: Column[] = [
+    { name: 'status', oid: OID.text },
+    { name: 'case', oid: OID.numeric, tableOid: 0, attnum: 0 },
+    { name: 'pgshard_hidden_1', oid: OID.bool, typlen: 1 },
+    { name: 'pgshard_hidden_2', oid: OID.numeric },
+  ];
+  const spec = merge({
+    hiddenColumns: 2,
+    aggregate: agg([
+      { kind: 'group' },
+      {
+        kind: 'expr',
+        expr: {
+          kind: 'case',
+          whens: [{ condition: { kind: 'truth', arg: hidden(0) }, result: { kind: 'arith', op: '*', left: hidden(1), right: { kind: 'param', index: 0 } } }],
+          otherwise: int4(0),
+        },
+      },
+      { kind: 'group' },
+      { kind: 'sum' },
+    ]),
+    orderBy: [{ column: { hidden: false, index: 0 }, descending: false, nullsFirst: false }],
+  });
+  const shards = [shard(cols, [['paid', null, 't', '10.50'], ['open', null, 'f', '3']]), shard(cols, [['paid', null, 't', '1.25'], ['void', null, 'f', null]])];
+  const params = { values: [Buffer.from('2')], formats: [0], types: [0] };
+  t.same(texts(runMerge(spec, shards, new Rng(8), { params }).frames), [['open', '0'], ['paid', '23.50'], ['void', '0']], '(10.50 + 1.25) * 2 for paid, 0 elsewhere');
+  t.same(texts(runMerge(spec, shards, new Rng(8), { params: { ...params, values: [null] } }).frames), [['open', '0'], ['paid', null], ['void', '0']], 'a NULL parameter');
+});
+
+void t.test('% and numeric(p, s) over merged sums, with PostgreSQL\'s errors', async (t) => {
+  // SELECT sum(x) % 7, sum(x)::numeric(4,1): int8 sums of int4 columns.
+  const cols: Column[] = [
+    { name: '?column?', oid: OID.int8, typlen: 8, tableOid: 0, attnum: 0 },
+    { name: 'sum', oid: OID.numeric, tableOid: 0, attnum: 0 },
+    { name: 'pgshard_hidden_1', oid: OID.int8, typlen: 8 },
+  ];
+  const spec = merge({
+    hiddenColumns: 1,
+    aggregate: agg([
+      { kind: 'expr', expr: { kind: 'arith', op: '%', left: hidden(0), right: int4(7) } },
+      { kind: 'expr', expr: { kind: 'typmod', arg: { kind: 'cast', to: 'numeric', arg: hidden(0) }, precision: 4, scale: 1 } },
+      { kind: 'sum' },
+    ]),
+  });
+  t.same(texts(feed(spec, [shard(cols, [[null, null, '-500']]), shard(cols, [[null, null, '-22']])])), [['-4', '-522.0']], '-522 % 7 keeps the sign of the dividend');
+  const overflow = errorOf(() => feed(spec, [shard(cols, [[null, null, '999']]), shard(cols, [[null, null, '1']])]));
+  t.match(overflow, { sqlstate: '22003', message: 'numeric field overflow', fields: { detail: 'A field with precision 4, scale 1 must round to an absolute value less than 10^3.' } });
+});

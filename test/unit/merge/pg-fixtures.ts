@@ -46,8 +46,15 @@ export function loadFixtures(): Fixtures {
 
 export const EXPRESSION_FIXTURE_FILE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'pg15-expressions.json');
 
+/** An error PostgreSQL raised: SQLSTATE, message and, when it gave one, detail. */
+export interface ExpressionError {
+  code: string;
+  message: string;
+  detail?: string;
+}
+
 /** A row of an expression group: the operand values as text (null: SQL NULL), and the result text or error. */
-export type ExpressionRow = [values: (string | null)[], outcome: string | null | { code: string; message: string }];
+export type ExpressionRow = [values: (string | null)[], outcome: string | null | ExpressionError];
 
 /** One expression over operands `a` (and `b`) of `types`, and what PostgreSQL answered for each row. */
 export interface ExpressionGroup {
@@ -56,7 +63,7 @@ export interface ExpressionGroup {
   /** pg_typeof of the expression. */
   typeOid?: number;
   /** PostgreSQL rejected the expression while planning it, before any row. */
-  parseError?: { code: string; message: string };
+  parseError?: ExpressionError;
   rows: ExpressionRow[];
 }
 
