@@ -231,8 +231,12 @@ export function decodeParse(buf: Buffer, start: number, end: number): ParseMessa
   };
 }
 
+/** The names of a Bind of the unnamed statement into the unnamed portal, what most drivers send: shared, not allocated. */
+const UNNAMED_BIND: Readonly<{ portal: string; statement: string }> = Object.freeze({ portal: '', statement: '' });
+
 /** Bind ('B'): only the two names; formats and values are forwarded verbatim, so they are not read. */
-export function decodeBindNames(buf: Buffer, start: number, end: number): { portal: string; statement: string } {
+export function decodeBindNames(buf: Buffer, start: number, end: number): Readonly<{ portal: string; statement: string }> {
+  if (end - start > BODY + 1 && buf[start + BODY] === 0 && buf[start + BODY + 1] === 0) return UNNAMED_BIND;
   const portalEnd = cstringEnd(buf, start + BODY, end, 'Bind', 'portal name');
   const statementEnd = cstringEnd(buf, portalEnd + 1, end, 'Bind', 'statement name');
   return {
@@ -298,9 +302,17 @@ export function decodeBind(buf: Buffer, start: number, end: number): BindMessage
   };
 }
 
-function decodeTargetAndName(buf: Buffer, start: number, end: number, msg: string): { target: 'S' | 'P'; name: string } {
+// Describe/Close of the unnamed portal or statement (extended-protocol drivers send one per query): shared.
+const UNNAMED_PORTAL: Readonly<{ target: 'S' | 'P'; name: string }> = Object.freeze({ target: 'P', name: '' });
+const UNNAMED_STATEMENT: Readonly<{ target: 'S' | 'P'; name: string }> = Object.freeze({ target: 'S', name: '' });
+
+function decodeTargetAndName(buf: Buffer, start: number, end: number, msg: string): Readonly<{ target: 'S' | 'P'; name: string }> {
   need(start + BODY, 1, end, msg, 'target');
   const byte = buf[start + BODY]!;
+  if (end - start === BODY + 2 && buf[start + BODY + 1] === 0) {
+    if (byte === 0x50) return UNNAMED_PORTAL;
+    if (byte === 0x53) return UNNAMED_STATEMENT;
+  }
   let target: 'S' | 'P';
   if (byte === 0x53) target = 'S';
   else if (byte === 0x50) target = 'P';
@@ -311,12 +323,12 @@ function decodeTargetAndName(buf: Buffer, start: number, end: number, msg: strin
 }
 
 /** Describe ('D'). */
-export function decodeDescribe(buf: Buffer, start: number, end: number): { target: 'S' | 'P'; name: string } {
+export function decodeDescribe(buf: Buffer, start: number, end: number): Readonly<{ target: 'S' | 'P'; name: string }> {
   return decodeTargetAndName(buf, start, end, 'Describe');
 }
 
 /** Close ('C'). */
-export function decodeClose(buf: Buffer, start: number, end: number): { target: 'S' | 'P'; name: string } {
+export function decodeClose(buf: Buffer, start: number, end: number): Readonly<{ target: 'S' | 'P'; name: string }> {
   return decodeTargetAndName(buf, start, end, 'Close');
 }
 

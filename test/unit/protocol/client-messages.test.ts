@@ -261,6 +261,9 @@ void t.test('decodeDescribe and decodeClose', async (t) => {
     const p = typed(type, Buffer.from('P'), cstr(''));
     t.same(decode(s, fn), { target: 'S', name: 'stmt_7' }, `${label} statement`);
     t.same(decode(p, fn), { target: 'P', name: '' }, `${label} unnamed portal`);
+    t.same(decode(typed(type, Buffer.from('S'), cstr('')), fn), { target: 'S', name: '' }, `${label} unnamed statement`);
+    t.throws(() => decode(typed(type, Buffer.from('P'), cstr(''), Buffer.from([0])), fn), violation(/unexpected trailing bytes/), `${label} unnamed, trailing byte`);
+    t.throws(() => decode(typed(type, Buffer.from('X'), cstr('')), fn), violation(/target must be/), `${label} unnamed, bad target`);
     t.same(truncations(s, fn), [], `${label} truncations`);
     t.same(truncations(p, fn), [], `${label} truncations, empty name`);
     t.throws(() => decode(typed(type, Buffer.from('X'), cstr('n')), fn), violation(new RegExp(`invalid ${label} message: target must be 'S' or 'P', got byte 88`)));
