@@ -24,10 +24,11 @@ export const showPools: AdminCommand = {
         { name: 'busy_ms', typeOid: 20 },
         { name: 'waits', typeOid: 20 },
         { name: 'wait_ms', typeOid: 20 },
+        { name: 'deadlocks', typeOid: 20 },
       ],
       view.pools().map((p) => {
         const s = p.stats();
-        return [s.name, s.database, s.user, s.active, s.idle, s.connecting, s.waiting, s.maxWaitMs, s.sizeMax, s.acquired, s.timeouts, s.connectErrors, s.busyMs, s.waited, s.waitedMs];
+        return [s.name, s.database, s.user, s.active, s.idle, s.connecting, s.waiting, s.maxWaitMs, s.sizeMax, s.acquired, s.timeouts, s.connectErrors, s.busyMs, s.waited, s.waitedMs, s.deadlocks];
       }),
     ),
 };

@@ -59,6 +59,8 @@ export interface PoolStats {
   /** Checkouts that had to wait for a connection, and their waits summed (waits that timed out excluded). */
   readonly waited: number;
   readonly waitedMs: number;
+  /** Waits failed with 40P01 to break a deadlock (pool-deadlock.ts). */
+  readonly deadlocks: number;
 }
 
 export class NodePool {
@@ -77,6 +79,7 @@ export class NodePool {
   private busyMs = 0;
   private waited = 0;
   private waitedMs = 0;
+  private deadlocks = 0;
   private lastConnectError: ProxyError | null = null;
   private readonly sweeper: NodeJS.Timeout;
   /**
@@ -315,6 +318,7 @@ export class NodePool {
       busyMs: this.busyMs,
       waited: this.waited,
       waitedMs: this.waitedMs,
+      deadlocks: this.deadlocks,
     };
   }
 
@@ -332,6 +336,11 @@ export class NodePool {
     this.acquired++;
   }
 
+  /** Whether a client session has waited here since `before` (Date.now() value) or longer. */
+  hasWaitSince(before: number): boolean {
+    return this.waiters.some((w) => w.holder !== null && w.since <= before);
+  }
+
   /** Who holds and who waits, for deadlock detection (PoolRegistry). */
   waits(): PoolWaits {
     return {
@@ -346,6 +355,7 @@ export class NodePool {
     const at = this.waiters.findIndex((w) => w.holder === holder);
     if (at < 0) return false;
     const [w] = this.waiters.splice(at, 1);
+    this.deadlocks++;
     w!.done(err, null);
     return true;
   }

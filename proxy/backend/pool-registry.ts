@@ -53,8 +53,8 @@ export class PoolRegistry {
 
   /**
    * Every half pool.deadlockTimeoutMs, looks for sessions that have waited that long for a connection
-   * in a deadlock, and fails one wait per deadlock with 40P01. A tick without waiters costs a glance
-   * at each pool.
+   * in a deadlock, and fails one wait per deadlock with 40P01. A tick without such a wait looks at
+   * each pool's waiters and builds nothing.
    */
   private startDeadlockChecks(): void {
     if (this.deadlockTimer !== null) clearInterval(this.deadlockTimer);
@@ -68,6 +68,7 @@ export class PoolRegistry {
   /** Fails waits until no deadlock is left (each victim's wait ends, so each round frees its connections' waiters in time). */
   breakDeadlocks(minWaitMs: number): void {
     const pools = this.all();
+    if (!pools.some((p) => p.hasWaitSince(Date.now() - minWaitMs))) return;
     for (;;) {
       const victim = findDeadlockVictim(pools.map((p) => p.waits()), Date.now(), minWaitMs);
       if (victim === null) return;

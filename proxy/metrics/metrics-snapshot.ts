@@ -54,6 +54,7 @@ export interface PoolSample {
   busySeconds: number;
   waited: number;
   waitedSeconds: number;
+  deadlocks: number;
 }
 
 export type ClientState = 'active' | 'idle' | 'waiting' | 'login' | 'closing';
@@ -152,6 +153,7 @@ function poolSamples(config: Config, source: MetricsSource): PoolSample[] {
         busySeconds: s.busyMs / 1000,
         waited: s.waited,
         waitedSeconds: s.waitedMs / 1000,
+        deadlocks: s.deadlocks,
       });
       continue;
     }
@@ -167,6 +169,7 @@ function poolSamples(config: Config, source: MetricsSource): PoolSample[] {
     have.busySeconds += s.busyMs / 1000;
     have.waited += s.waited;
     have.waitedSeconds += s.waitedMs / 1000;
+    have.deadlocks += s.deadlocks;
   }
   return [...samples.values()];
 }

@@ -119,6 +119,9 @@ export class ProxyMetrics {
     this.counter('pool_wait_seconds_total', 'Time clients waited for a server connection before they got one, summed; divided by pool_waits_total, the mean wait.', POOL_LABELS, (s, put) => {
       for (const p of s.pools) put(p.labels, p.waitedSeconds);
     });
+    this.counter('pool_deadlocks_total', 'Waits for a server connection of the pool failed with 40P01 to break a deadlock between sessions.', POOL_LABELS, (s, put) => {
+      for (const p of s.pools) put(p.labels, p.deadlocks);
+    });
 
     // Clients, as in SHOW CLIENTS.
     this.gauge('clients_connected', 'Client connections held by the proxy, logged in or not (bounded by limits.clientsMax).', [], (s, put) => put({}, s.clientsConnected));

@@ -63,6 +63,8 @@ void t.test('crossed two-shard transactions: one gets 40P01, the other commits',
   await survivor.query('COMMIT');
   // The survivor moved its amount from one shard to the other; the victim changed nothing.
   t.same(await balances(), first.i === 0 ? { [k0]: 120, [k1]: 80 } : { [k0]: 90, [k1]: 110 }, 'balances');
+  const deadlocks = proxy.proxy.context.admin.pools().reduce((n, p) => n + p.stats().deadlocks, 0);
+  t.equal(deadlocks, 1, 'SHOW POOLS counts one deadlock');
   // Both go on working.
   for (const c of [a, b]) t.same((await c.query('SELECT count(*)::int AS n FROM accounts')).rows, [{ n: 2 }]);
 });

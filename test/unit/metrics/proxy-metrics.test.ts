@@ -51,6 +51,7 @@ function stats(over: Partial<PoolStats>): PoolStats {
     busyMs: 0,
     waited: 0,
     waitedMs: 0,
+    deadlocks: 0,
     ...over,
   };
 }
@@ -74,7 +75,7 @@ function source(over: Partial<MetricsSource> = {}): MetricsSource & { setPrimary
     pools: () => [
       pool('a/s/0/h1:1', { host: 'h1', port: 1 }, { active: 1, idle: 2, acquired: 10, maxWaitMs: 250, waiting: 1, busyMs: 1500, waited: 3, waitedMs: 40 }),
       // app2 logs in as app: its pool has the same label set and is added in.
-      pool('a/s/0/h1:1', { host: 'h1', port: 1 }, { active: 1, acquired: 5, maxWaitMs: 1500, waiting: 2, timeouts: 1, busyMs: 750, waited: 1, waitedMs: 10 }),
+      pool('a/s/0/h1:1', { host: 'h1', port: 1 }, { active: 1, acquired: 5, maxWaitMs: 1500, waiting: 2, timeouts: 1, busyMs: 750, waited: 1, waitedMs: 10, deadlocks: 2 }),
       pool('a/s/0/h2:2', { host: 'h2', port: 2 }, { idle: 1, acquired: 7, connectErrors: 3 }),
       pool('a/b/shard0/h3:3', { host: 'h3', port: 3 }, { connecting: 1 }),
       // A shard renamed by RELOAD keeps its pool under the old name.
@@ -188,6 +189,7 @@ void t.test('the rendered exposition', async (t) => {
   t.equal(m.value('pgshard_pool_waits_total', primary), 4);
   t.equal(m.value('pgshard_pool_wait_seconds_total', primary), 0.05);
   t.equal(m.types.get('pgshard_pool_wait_seconds_total'), 'counter');
+  t.equal(m.value('pgshard_pool_deadlocks_total', primary), 2);
   t.equal(m.value('pgshard_clients_connected'), 8);
   t.equal(m.value('pgshard_clients', { database: 'a', user: 'app', state: 'idle' }), 2);
   t.equal(m.select('pgshard_node_up').length, 0, 'no node series before health checks run');
