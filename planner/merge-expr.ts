@@ -16,6 +16,7 @@ export function operandsOf(e: MergeExpr): readonly MergeExpr[] {
     case 'concat':
       return [e.left, e.right];
     case 'negate':
+    case 'plus':
     case 'abs':
     case 'cast':
     case 'typmod':
@@ -24,6 +25,7 @@ export function operandsOf(e: MergeExpr): readonly MergeExpr[] {
     case 'nullif':
       return [e.arg, e.value];
     case 'coalesce':
+    case 'minmax':
       return e.args;
     case 'case':
       return [...e.whens.flatMap((w) => [...conditionOperands(w.condition), w.result]), ...(e.otherwise === null ? [] : [e.otherwise])];
@@ -40,7 +42,12 @@ function conditionOperands(c: MergeCondition): readonly MergeExpr[] {
     case 'not':
       return conditionOperands(c.arg);
     case 'compare':
+    case 'distinct':
       return [c.left, c.right];
+    case 'in-list':
+      return [c.arg, ...c.items];
+    case 'bool-test':
+      return conditionOperands(c.arg);
     case 'is-null':
     case 'truth':
       return [c.arg];

@@ -85,6 +85,8 @@ export type MergeExpr =
   | { readonly kind: 'param'; readonly index: number }
   | { readonly kind: 'arith'; readonly op: ArithOp; readonly left: MergeExpr; readonly right: MergeExpr }
   | { readonly kind: 'negate'; readonly arg: MergeExpr }
+  /** Unary plus: the operand's own value and type, but an operator's result (no type modifier). */
+  | { readonly kind: 'plus'; readonly arg: MergeExpr }
   | { readonly kind: 'abs'; readonly arg: MergeExpr }
   | { readonly kind: 'cast'; readonly to: CastTarget; readonly arg: MergeExpr }
   /** numeric(precision, scale) applied to `arg`, a cast to numeric: `x::numeric(10, 2)`. */
@@ -96,6 +98,8 @@ export type MergeExpr =
   | { readonly kind: 'round'; readonly arg: MergeExpr; readonly digits: number | null }
   /** `left || right` over text. */
   | { readonly kind: 'concat'; readonly left: MergeExpr; readonly right: MergeExpr }
+  /** GREATEST / LEAST: the greatest or least non-NULL argument, in the arguments' common type. */
+  | { readonly kind: 'minmax'; readonly op: 'greatest' | 'least'; readonly args: readonly MergeExpr[] }
   /** Searched CASE (a simple `CASE x WHEN v` arrives as `WHEN x = v`); `otherwise` null: no ELSE. */
   | { readonly kind: 'case'; readonly whens: readonly CaseWhen[]; readonly otherwise: MergeExpr | null };
 
@@ -138,10 +142,48 @@ export interface NullTest<O> {
 export type Predicate = Logic<Comparison<Operand> | NullTest<Operand>>;
 
 /**
+ * `arg IN (items...)` (`arg = ANY (ARRAY[items...])`) or, negated, `arg NOT IN (items...)` (`arg <>
+ * ALL (...)`): PostgreSQL's ScalarArrayOpExpr for the IN-list items without columns, when there are
+ * two or more; the items are converted to the common type of `arg` and the items first. Items with
+ * columns (and lists with one item without) are comparisons OR-ed (AND-ed) after it, as PostgreSQL
+ * parses them.
+ */
+export interface InList<O> {
+  readonly kind: 'in-list';
+  readonly negated: boolean;
+  readonly arg: O;
+  readonly items: readonly O[];
+}
+
+/** `left IS DISTINCT FROM right` (IS NOT DISTINCT FROM is its NOT): `<>` where NULL equals NULL. */
+export interface Distinct<O> {
+  readonly kind: 'distinct';
+  readonly left: O;
+  readonly right: O;
+}
+
+export type BooleanTestKind = 'true' | 'not-true' | 'false' | 'not-false' | 'unknown' | 'not-unknown';
+
+/** `arg IS [NOT] TRUE / FALSE / UNKNOWN`: never NULL. */
+export interface BooleanTest<C> {
+  readonly kind: 'bool-test';
+  readonly test: BooleanTestKind;
+  readonly arg: C;
+}
+
+/**
  * A CASE condition in an expression over aggregates. `truth` is a boolean operand itself: bool_or(x),
  * a condition without aggregates (the shards compute it per group, as a column), true, false, $n.
+ * BETWEEN arrives as the comparisons PostgreSQL rewrites it to.
  */
-export type MergeCondition = Logic<Comparison<MergeExpr> | NullTest<MergeExpr> | { readonly kind: 'truth'; readonly arg: MergeExpr }>;
+export type MergeCondition = Logic<
+  | Comparison<MergeExpr>
+  | NullTest<MergeExpr>
+  | InList<MergeExpr>
+  | Distinct<MergeExpr>
+  | BooleanTest<MergeCondition>
+  | { readonly kind: 'truth'; readonly arg: MergeExpr }
+>;
 
 export interface AggregateMerge {
   /** One entry per shard result column: visible ones first, then hidden ones. */

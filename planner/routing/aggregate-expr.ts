@@ -6,23 +6,25 @@
 // total. They return the plain partial aggregates instead (the caller's `leaf` turns them into
 // result columns), plus `CASE WHEN false THEN <expression> END` under the expression's own output
 // name: never evaluated (the planner drops the arm unprocessed), but type-checked, so each shard
-// reports PostgreSQL's result type for it in RowDescription and rejects what PostgreSQL would reject.
-// Owns: the supported subset and its translation, output names (FigureColname). Must not: decide
-// which result columns exist (the caller's `leaf` does).
+// reports PostgreSQL's result type for it in RowDescription and rejects what PostgreSQL would reject
+// (the type modifier the client sees is the proxy's: the placeholder's is not the expression's).
+// Owns: the supported subset and its translation. Must not: decide which result columns exist (the
+// caller's `leaf` does) nor name them (sql-features.ts's figureColname).
 
-import type { CaseWhen, CastTarget, ColumnRef, MergeCondition, MergeExpr } from '../plan.js';
+import type { ArithOp, CaseWhen, CastTarget, ColumnRef, MergeCondition, MergeExpr } from '../plan.js';
 import { assertNever } from '../assert-never.js';
 import { as, bodyOf, castType, columnRefFields, constOf, list, names, operatorName, paramIndex, str, walk, type Body, type Const } from './ast.js';
-import { connectiveOf, testOf } from './conditions.js';
+import { betweenOf, booleanTestOf, connectiveOf, distinctOf, inListOf, testOf } from './conditions.js';
 import { isAggregateCall, scanExpr } from './sql-features.js';
 
 /** Thrown for an expression the proxy cannot evaluate exactly; the message names the construct. */
 export class ExprUnsupported extends Error {}
 
 export const SUPPORTED_EXPRESSIONS =
-  'pgshard computes + - * / %, unary minus, abs(x), casts to smallint, integer, bigint, numeric, numeric(p, s), real, double precision and text, ' +
-  '|| between text values, coalesce, nullif(x, integer constant), round(x) and round(x, integer constant), ' +
-  'CASE over comparisons of numbers, IS [NOT] NULL, AND, OR and NOT, ' +
+  'pgshard computes + - * / %, mod(), unary minus, abs(x), casts to smallint, integer, bigint, numeric, numeric(p, s), real, double precision and text, ' +
+  '|| between text values, coalesce, greatest and least of numbers, nullif(x, integer constant), round(x) and round(x, integer constant), ' +
+  'CASE over comparisons of numbers, [NOT] IN, [NOT] BETWEEN [SYMMETRIC] and IS [NOT] DISTINCT FROM over numbers, IS [NOT] NULL, ' +
+  'IS [NOT] TRUE/FALSE/UNKNOWN, AND, OR and NOT, ' +
   'over count, sum, min, max, avg, grouped columns, constants and parameters used once in the statement';
 
 /** Cast targets by the name the parser gives the type (`::int` is pg_catalog.int4, `::real` float4...). */
@@ -90,6 +92,11 @@ export function mergeExprOf(node: unknown, leaf: (node: unknown) => ColumnRef | 
   if (cast !== null) return castExpr(cast, leaf);
   const caseExpr = as(node, 'CaseExpr');
   if (caseExpr !== null) return caseOf(caseExpr, leaf);
+  const minmax = as(node, 'MinMaxExpr');
+  if (minmax !== null) {
+    const args = list(minmax['args']).map((a) => mergeExprOf(a, leaf));
+    return { kind: 'minmax', op: minmax['op'] === 'IS_LEAST' ? 'least' : 'greatest', args };
+  }
   throw new ExprUnsupported(`${describe(node)} in an expression over aggregates`);
 }
 
@@ -124,6 +131,8 @@ function funcCall(fn: Body, leaf: (node: unknown) => ColumnRef | null): MergeExp
   const args = list(fn['args']);
   const plain = !qualifiedElsewhere && bodyOf(fn['over']) === null && fn['func_variadic'] !== true;
   if (plain && name === 'abs' && args.length === 1) return { kind: 'abs', arg: mergeExprOf(args[0], leaf) };
+  // mod(a, b) is the function behind a % b, resolved over the same signatures (integers, numeric).
+  if (plain && name === 'mod' && args.length === 2) return arithExpr('%', mergeExprOf(args[0], leaf), mergeExprOf(args[1], leaf), 'mod()');
   if (!plain || name !== 'round' || args.length < 1 || args.length > 2) {
     throw new ExprUnsupported(`function ${name}() in an expression over aggregates`);
   }
@@ -152,8 +161,7 @@ function operatorExpr(e: Body, leaf: (node: unknown) => ColumnRef | null): Merge
   if (e['lexpr'] === undefined || e['lexpr'] === null) {
     const arg = mergeExprOf(e['rexpr'], leaf);
     if (name === '-') return { kind: 'negate', arg };
-    // Unary plus is the identity of every numeric type.
-    if (name === '+') return arg;
+    if (name === '+') return { kind: 'plus', arg };
     throw new ExprUnsupported(`prefix operator ${name} in an expression over aggregates`);
   }
   const left = mergeExprOf(e['lexpr'], leaf);
@@ -164,10 +172,14 @@ function operatorExpr(e: Body, leaf: (node: unknown) => ColumnRef | null): Merge
     }
     return { kind: 'concat', left, right };
   }
+  return arithExpr(name as ArithOp, left, right, 'arithmetic');
+}
+
+function arithExpr(op: ArithOp, left: MergeExpr, right: MergeExpr, what: string): MergeExpr {
   if (isUnknownConst(left) || isUnknownConst(right)) {
-    throw new ExprUnsupported('a string constant in arithmetic over aggregates (write it as a number)');
+    throw new ExprUnsupported(`a string constant in ${what} over aggregates (write it as a number)`);
   }
-  return { kind: 'arith', op: name as '+' | '-' | '*' | '/' | '%', left, right };
+  return { kind: 'arith', op, left, right };
 }
 
 /** Aggregates whose result is never text. */
@@ -182,6 +194,7 @@ function certainlyNotText(node: unknown, e: MergeExpr): boolean {
   switch (e.kind) {
     case 'arith':
     case 'negate':
+    case 'plus':
     case 'abs':
     case 'typmod':
     case 'nullif':
@@ -199,6 +212,7 @@ function certainlyNotText(node: unknown, e: MergeExpr): boolean {
     case 'coalesce':
     case 'concat':
     case 'case':
+    case 'minmax':
       return false;
     default:
       return assertNever(e);
@@ -265,10 +279,16 @@ function conditionOf(node: unknown, leaf: (node: unknown) => ColumnRef | null): 
     if (col === null) throw new ExprUnsupported(`a CASE condition on ${columnsOf(node)}, not grouped, in an expression over aggregates`);
     return { kind: 'truth', arg: { kind: 'column', column: col } };
   }
-  const connective = connectiveOf<MergeCondition>(node, (a) => conditionOf(a, leaf), (what) => new ExprUnsupported(what));
-  if (connective !== null) return connective;
-  const test = testOf(node, (o) => mergeExprOf(o, leaf));
-  if (test !== null) return test;
+  const condition = (a: unknown): MergeCondition => conditionOf(a, leaf);
+  const operand = (o: unknown): MergeExpr => mergeExprOf(o, leaf);
+  const translated =
+    connectiveOf<MergeCondition>(node, condition, (what) => new ExprUnsupported(what)) ??
+    testOf(node, operand) ??
+    inListOf(node, operand, hasColumnRef) ??
+    betweenOf(node, operand) ??
+    distinctOf(node, operand) ??
+    booleanTestOf(node, condition);
+  if (translated !== null) return translated;
   const e = as(node, 'A_Expr');
   if (e !== null) {
     const what = e['kind'] === 'AEXPR_OP' ? `operator ${operatorName(e) ?? '?'}` : (str(e['kind']) ?? '?').replace('AEXPR_', '');
@@ -288,7 +308,6 @@ function describe(node: unknown): string {
   const u = node !== null && typeof node === 'object' ? Object.keys(node)[0] : undefined;
   if (u === undefined) return 'this construct';
   const known: Record<string, string> = {
-    MinMaxExpr: 'greatest/least',
     SubLink: 'a sub-query',
     BoolExpr: 'a boolean condition',
     NullTest: 'a boolean condition',
@@ -298,47 +317,10 @@ function describe(node: unknown): string {
 }
 
 /**
- * `CASE WHEN false THEN <expr> END`: the shards type-check the expression without evaluating it. A
- * cast with a type modifier gets `ELSE NULL::<its type>`: PostgreSQL reports a CASE's type modifier
- * (numeric(10, 2)'s precision and scale) in RowDescription only when every branch has it.
+ * `CASE WHEN false THEN <expr> END`: the shards type-check the expression without evaluating it, and
+ * report its type. Not its type modifier (numeric(10, 2)'s precision and scale: a CASE without ELSE
+ * has none), which the proxy works out itself (proxy/executor/merge/expression.ts).
  */
 export function placeholder(expr: unknown): Body {
-  const typeName = bodyOf(as(expr, 'TypeCast')?.['typeName']);
-  const typed = typeName !== null && list(typeName['typmods']).length > 0 ? { defresult: { TypeCast: { arg: { A_Const: { isnull: true } }, typeName } } } : {};
-  return { CaseExpr: { args: [{ CaseWhen: { expr: { A_Const: { boolval: {} } }, result: expr } }], ...typed } };
-}
-
-/** PostgreSQL's output name for an unnamed target (FigureColname), and how strongly it was chosen. */
-function figureColname(node: unknown): { name: string; strength: number } {
-  const fields = columnRefFields(node);
-  if (fields !== null && fields.length > 0) return { name: fields[fields.length - 1]!, strength: 2 };
-  const fn = as(node, 'FuncCall');
-  if (fn !== null) return { name: names(fn['funcname']).pop() ?? '?column?', strength: 2 };
-  const e = as(node, 'A_Expr');
-  if (e !== null && e['kind'] === 'AEXPR_NULLIF') return { name: 'nullif', strength: 2 };
-  const cast = as(node, 'TypeCast');
-  if (cast !== null) {
-    const inner = figureColname(cast['arg']);
-    if (inner.strength <= 1) {
-      const t = names(bodyOf(cast['typeName'])?.['names']).pop();
-      if (t !== undefined) return { name: t, strength: 1 };
-    }
-    return inner;
-  }
-  const collate = as(node, 'CollateClause');
-  if (collate !== null) return figureColname(collate['arg']);
-  if (as(node, 'CoalesceExpr') !== null) return { name: 'coalesce', strength: 2 };
-  const minmax = as(node, 'MinMaxExpr');
-  if (minmax !== null) return { name: minmax['op'] === 'IS_LEAST' ? 'least' : 'greatest', strength: 2 };
-  const caseExpr = as(node, 'CaseExpr');
-  if (caseExpr !== null) {
-    // CASE ... ELSE sum(x) END is named sum: the ELSE's name when that one is a strong choice.
-    const otherwise = figureColname(caseExpr['defresult']);
-    return otherwise.strength > 1 ? otherwise : { name: 'case', strength: 1 };
-  }
-  return { name: '?column?', strength: 0 };
-}
-
-export function outputName(node: unknown): string {
-  return figureColname(node).name;
+  return { CaseExpr: { args: [{ CaseWhen: { expr: { A_Const: { boolval: {} } }, result: expr } }] } };
 }

@@ -26,7 +26,7 @@ export type { KeySource } from './key-predicates.js';
 export { keySourceOf } from './key-predicates.js';
 export { Level } from './scopes.js';
 export type { Instance, KeyColumn, Restriction } from './scopes.js';
-export { implicitName, isAggregateCall, scanExpr } from './sql-features.js';
+export { figureColname, isAggregateCall, scanExpr } from './sql-features.js';
 
 export interface QueryFacts {
   readonly instances: readonly Instance[];

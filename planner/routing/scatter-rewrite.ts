@@ -11,7 +11,7 @@
 import type { ColumnRef, Merge, MergeColumn, MergeExpr, Predicate, SortKey, ValueRef } from '../plan.js';
 import { deparseStatement } from '../sql-parser.js';
 import { as, bodyOf, castType, clone, columnRefFields, constOf, exprKey, isStarRef, list, names, paramIndex, selectBody, str, walk, type Body } from './ast.js';
-import { ExprUnsupported, hasAggregate, mergeExprOf, outputName, placeholder, SUPPORTED_EXPRESSIONS } from './aggregate-expr.js';
+import { ExprUnsupported, hasAggregate, mergeExprOf, placeholder, SUPPORTED_EXPRESSIONS } from './aggregate-expr.js';
 import { forEachNode } from '../merge-expr.js';
 
 /** Integer cast targets as the parser names them (`::int` is int4, `::bigint` int8...). */
@@ -19,7 +19,7 @@ const INTEGER_CASTS: ReadonlySet<string> = new Set(['int2', 'int4', 'int8', 'sma
 /** Other numeric cast targets whose order matches the source's for numbers. */
 const ORDERED_NUMERIC_CASTS: ReadonlySet<string> = new Set(['numeric', 'decimal', 'float8', 'float4', 'real', 'double precision']);
 import { havingPredicate, HavingError } from './having.js';
-import { implicitName, isAggregateCall, scanExpr, type Level } from './query-analysis.js';
+import { figureColname, isAggregateCall, scanExpr, type Level } from './query-analysis.js';
 
 export type RewriteResult =
   | { readonly kind: 'ok'; readonly sql: string; readonly merge: Merge }
@@ -164,7 +164,8 @@ function setOperation(s: Body): Merge {
     let index = n !== null ? n - 1 : -1;
     const fields = columnRefFields(sb['node']);
     if (index < 0 && fields !== null && fields.length === 1) {
-      index = targets.findIndex((t, i) => t !== null && (starAt < 0 || i < starAt) && (str(t['name']) ?? implicitName(t['val'])) === fields[0]);
+      // Two output columns of that name make PostgreSQL fail (42702): the shards keep the ORDER BY.
+      index = outputNamed(targets.map((t, i) => (t === null || (starAt >= 0 && i >= starAt) ? undefined : { key: '', name: str(t['name']) ?? figureColname(t['val']) })), fields[0]!).index;
     }
     if (index < 0) fail('an ORDER BY of a UNION ALL that is not an output column');
     // The output column's collation is any arm's explicit COLLATE (PostgreSQL requires them to agree).
@@ -184,7 +185,24 @@ function setOperation(s: Body): Merge {
 
 interface Target {
   readonly key: string;
+  /** The output name (PostgreSQL's FigureColname without AS); null when only the catalog knows it. */
   readonly name: string | null;
+}
+
+/**
+ * The first output column named `name`, as PostgreSQL resolves `ORDER BY name` (undefined targets
+ * are not searched): -1 when none is. `ambiguous` when another column of that name has a different
+ * expression: PostgreSQL may fail (42702), and only it can tell (`x` and `t.x` are the same column).
+ * Refused when a column whose name only the catalog knows (a sub-query selecting *) may be the one.
+ */
+function outputNamed(targets: readonly (Target | undefined)[], name: string): { index: number; ambiguous: boolean } {
+  const index = targets.findIndex((t) => t?.name === name);
+  const first = targets[index];
+  if (first === undefined) {
+    if (targets.some((t) => t !== undefined && t.name === null)) fail(`ORDER BY ${name} with an output column named by a sub-query selecting * (name the column)`);
+    return { index: -1, ambiguous: false };
+  }
+  return { index, ambiguous: targets.some((t) => t?.name === name && t.key !== first.key) };
 }
 
 /**
@@ -207,13 +225,15 @@ class SelectRewrite {
   private readonly visibleCollations: (string | null)[];
   /** How many times each parameter (0-based) occurs in the statement, read before any rewrite. */
   private readonly paramUses = new Map<number, number>();
+  /** ORDER BY names an output column PostgreSQL may find ambiguous: the shards keep the ORDER BY to decide. */
+  private shardsResolveOrder = false;
 
   constructor(
     private readonly s: Body,
     private readonly top: Level,
   ) {
     const rts = list(s['targetList']).map((t) => as(t, 'ResTarget') ?? {});
-    this.targets = rts.map((rt) => ({ key: exprKey(rt['val']), name: str(rt['name']) ?? implicitName(rt['val']) }));
+    this.targets = rts.map((rt) => ({ key: exprKey(rt['val']), name: str(rt['name']) ?? figureColname(rt['val']) }));
     this.starAt = rts.findIndex((rt) => isStarRef(rt['val']));
     this.visibleCollations = rts.map((rt) => (as(rt['val'], 'CollateClause') === null ? null : targetCollation(rt['val'])));
     // GROUP BY 2 groups by the second target's expression.
@@ -258,7 +278,7 @@ class SelectRewrite {
         delete s['havingClause'];
       }
       orderBy = this.orderBy((e) => this.aggregateColumn(e));
-      delete s['sortClause'];
+      if (!this.shardsResolveOrder) delete s['sortClause'];
       // Groups span shards: the shards return every group; the proxy limits after merging.
       pushLimit(s, null, null);
     } else {
@@ -316,8 +336,9 @@ class SelectRewrite {
         const fields = collation === null ? columnRefFields(node) : null;
         if (fields !== null && fields.length === 1) {
           // ORDER BY a bare name prefers an output column of that name (SQL92 rule).
-          const i = this.targets.findIndex((t, i) => t.name === fields[0] && (this.starAt < 0 || i < this.starAt));
-          if (i >= 0) col = { hidden: false, index: i };
+          const { index, ambiguous } = outputNamed(this.targets.map((t, i) => (this.starAt < 0 || i < this.starAt ? t : undefined)), fields[0]!);
+          if (index >= 0) col = { hidden: false, index };
+          if (ambiguous) this.shardsResolveOrder = true;
         }
         // The shards still sort by the collated expression: their streams arrive in its order.
         col ??= collation === null ? column(node) : this.visibleByExpr(exprKey(node)) ?? column(sb['node']);
@@ -360,7 +381,7 @@ class SelectRewrite {
       }
       if (hasAggregate(val)) {
         const expr = this.expression(val);
-        rt['name'] = str(rt['name']) ?? outputName(val);
+        rt['name'] = str(rt['name']) ?? figureColname(val) ?? fail('an expression over aggregates named after a sub-query selecting * (name it with AS)');
         rt['val'] = placeholder(val);
         this.visibleKinds.push({ kind: 'expr', expr });
         continue;

@@ -6,7 +6,7 @@
 
 import type { ShardedTableRule } from '../sharding-rules.js';
 import { as, columnRefFields, isStarRef, list, str, type Body } from './ast.js';
-import { implicitName } from './sql-features.js';
+import { figureColname } from './sql-features.js';
 import type { KeySource } from './key-predicates.js';
 
 export interface Restriction {
@@ -128,7 +128,7 @@ export function levelOutputs(node: Body, level: Level): void {
       continue;
     }
     const key = keyColumnOf(val, level);
-    const name = str(rt['name']) ?? implicitName(val);
+    const name = str(rt['name']) ?? figureColname(val);
     const col = key === null ? null : { instance: key.instance, restrictable: key.restrictable && simple };
     level.outputList.push(col);
     if (name !== null) addOutput(level, name, col);

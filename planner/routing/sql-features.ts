@@ -1,8 +1,9 @@
 // SQL features that matter when a query runs on several shards: aggregate calls, window functions,
-// grouping by the shard key, and the output names PostgreSQL gives unnamed targets.
+// grouping by the shard key, and the output names PostgreSQL gives unnamed targets (the one copy of
+// FigureColname: ORDER BY resolves output names with it, and scatter placeholders are named by it).
 // Owns: those syntactic tests. Must not: resolve columns (callers pass a resolver).
 
-import { as, bodyOf, columnRefFields, castType, list, names, str, unwrap, walk, type Body } from './ast.js';
+import { as, bodyOf, isStarRef, list, names, selectBody, str, unwrap, walk, type Body } from './ast.js';
 
 const AGGREGATES = new Set([
   'count', 'sum', 'avg', 'min', 'max', 'array_agg', 'string_agg', 'bool_and', 'bool_or', 'every', 'json_agg', 'jsonb_agg',
@@ -48,22 +49,116 @@ export function lastName(v: unknown): string {
   return (n[n.length - 1] ?? '').toLowerCase();
 }
 
-/** Postgres's output name for a target without AS: a column's name or a function's name. */
-export function implicitName(val: unknown): string | null {
-  const fields = columnRefFields(val);
-  if (fields !== null) return fields[fields.length - 1] ?? null;
-  const fn = as(val, 'FuncCall');
-  if (fn !== null) return lastName(fn['funcname']);
-  const tc = as(val, 'TypeCast');
-  if (tc !== null) {
-    const inner = implicitName(tc['arg']);
-    if (inner !== null) return inner;
-    const t = castType(tc);
-    return t?.name ?? null;
+/**
+ * PostgreSQL 15's output name for a target without AS (FigureColname, parse_target.c): a column's
+ * or field's name, a function's name (also for the constructs that act like one: coalesce, nullif,
+ * greatest, least, ARRAY, ROW, EXISTS, grouping, current_date...), a cast's inner name or else its
+ * type's name, a CASE's ELSE when that is named as strongly as a column or function, else `case`, a
+ * scalar sub-query's first output name; `?column?` for anything else. Null only when the name
+ * depends on the catalog: a scalar sub-query whose first output is a `*`.
+ */
+export function figureColname(node: unknown): string | null {
+  const f = figure(node);
+  return f.strength === 0 ? '?column?' : f.name;
+}
+
+/** A name and how strongly it was chosen: 2 a real name, 1 a fallback (a type's name, `case`), 0 none. */
+interface Figured {
+  readonly name: string | null;
+  readonly strength: 0 | 1 | 2;
+}
+
+const UNNAMED: Figured = { name: null, strength: 0 };
+const named = (name: string | null): Figured => ({ name, strength: 2 });
+
+/** The last String among a ColumnRef's fields or an A_Indirection's items (skipping `*` and subscripts). */
+function lastString(items: unknown): string | null {
+  let last: string | null = null;
+  for (const item of list(items)) {
+    const s = as(item, 'String');
+    if (s !== null) last = str(s['sval']) ?? '';
   }
-  const collate = as(val, 'CollateClause');
-  if (collate !== null) return implicitName(collate['arg']);
-  return null;
+  return last;
+}
+
+/** FigureColnameInternal. */
+function figure(node: unknown): Figured {
+  const u = unwrap(node);
+  if (u === null) return UNNAMED;
+  const b = u.body;
+  switch (u.type) {
+    case 'ColumnRef': {
+      const last = lastString(b['fields']);
+      return last === null ? UNNAMED : named(last);
+    }
+    case 'A_Indirection': {
+      const last = lastString(b['indirection']);
+      return last === null ? figure(b['arg']) : named(last);
+    }
+    case 'FuncCall':
+      return named(names(b['funcname']).pop() ?? '');
+    case 'A_Expr':
+      return b['kind'] === 'AEXPR_NULLIF' ? named('nullif') : UNNAMED;
+    case 'TypeCast': {
+      const inner = figure(b['arg']);
+      const type = names(bodyOf(b['typeName'])?.['names']).pop();
+      return inner.strength <= 1 && type !== undefined ? { name: type, strength: 1 } : inner;
+    }
+    case 'CollateClause':
+      return figure(b['arg']);
+    case 'GroupingFunc':
+      return named('grouping');
+    case 'SubLink':
+      switch (b['subLinkType']) {
+        case 'EXISTS_SUBLINK':
+          return named('exists');
+        case 'ARRAY_SUBLINK':
+          return named('array');
+        case 'EXPR_SUBLINK':
+          return named(firstOutputName(b['subselect']));
+        default:
+          return UNNAMED;
+      }
+    case 'CaseExpr': {
+      const otherwise = figure(b['defresult']);
+      return otherwise.strength <= 1 ? { name: 'case', strength: 1 } : otherwise;
+    }
+    case 'A_ArrayExpr':
+      return named('array');
+    case 'RowExpr':
+      return named('row');
+    case 'CoalesceExpr':
+      return named('coalesce');
+    case 'MinMaxExpr':
+      return named(b['op'] === 'IS_LEAST' ? 'least' : 'greatest');
+    case 'SQLValueFunction': {
+      // SVFOP_CURRENT_TIMESTAMP_N (with a precision) is current_timestamp too.
+      const op = str(b['op']);
+      return op === null ? UNNAMED : named(op.replace(/^SVFOP_/, '').replace(/_N$/, '').toLowerCase());
+    }
+    case 'XmlExpr': {
+      const op = str(b['op']);
+      return op === null || op === 'IS_DOCUMENT' ? UNNAMED : named(op.replace(/^IS_/, '').toLowerCase());
+    }
+    case 'XmlSerialize':
+      return named('xmlserialize');
+    default:
+      return UNNAMED;
+  }
+}
+
+/**
+ * The output name of a sub-select's first column (its leftmost arm's, for a set operation; `column1`
+ * for VALUES); null when that column is a `*`, whose name only the catalog knows.
+ */
+function firstOutputName(subselect: unknown): string | null {
+  let s = selectBody(subselect);
+  while (s !== null && (str(s['op']) ?? 'SETOP_NONE') !== 'SETOP_NONE') s = selectBody(s['larg']);
+  if (s === null) return null;
+  if (list(s['valuesLists']).length > 0) return 'column1';
+  const first = as(list(s['targetList'])[0], 'ResTarget');
+  if (first === null || isStarRef(first['val'])) return null;
+  return str(first['name']) ?? figureColname(first['val']);
 }
 
 /** GROUP BY / DISTINCT ON / every window's PARTITION BY includes an owned shard key (`isOwnedKey`). */

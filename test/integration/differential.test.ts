@@ -215,6 +215,8 @@ void t.test('the comparison catches wrong results', async (t) => {
   t.not(diffOutcomes(base, outcome([['1', 'a'], ['2', 'b'], ['2', 'b'], ['3', '']]), unordered).length, 0, 'NULL is not the empty string');
   const int4 = [{ name: 'id', typeOid: 23 }, { name: 'name', typeOid: 25 }];
   t.match(diffOutcomes(base, outcome(base.rows as Cell[][], int4), unordered).join('\n'), /columns \(name:type oid\) differ/, 'a type OID is caught');
+  const numeric = (typmod: number) => [{ name: 'id', typeOid: 1700, typmod }, { name: 'name', typeOid: 25 }];
+  t.match(diffOutcomes(outcome(base.rows as Cell[][], numeric(655366)), outcome(base.rows as Cell[][], numeric(-1)), unordered).join('\n'), /id:1700\(655366\)[^]*id:1700,/, 'a type modifier is caught');
   const renamed = [{ name: 'ID', typeOid: 20 }, { name: 'name', typeOid: 25 }];
   t.not(diffOutcomes(base, outcome(base.rows as Cell[][], renamed), unordered).length, 0, 'a column name is caught');
   const tagged = { ordered: false, compareTag: true };

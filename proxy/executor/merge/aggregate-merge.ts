@@ -124,7 +124,7 @@ interface ColumnPlan {
 export interface AggregateLayout {
   /** Types of the merged rows' columns (avg retyped; the others as the shards sent them). */
   readonly types: readonly ValueType[];
-  /** Visible columns whose type changes in the client's RowDescription (avg). */
+  /** Visible columns whose type changes in the client's RowDescription (avg; expression columns' type modifiers). */
   readonly retype: ReadonlyMap<number, Retype>;
 }
 
@@ -148,13 +148,15 @@ export class AggregateMerger {
   private heldBytes = 0;
 
   /**
-   * `types` are the shard result's columns, `visible` how many of them the client sees, `params` the
-   * statement's bound parameters (for `$n` in expression columns). Throws 0A000
-   * for aggregates over types the merge cannot combine, XX000 for a spec that does not fit the result.
+   * `types` are the shard result's columns and `typmods` their type modifiers, `visible` how many of
+   * them the client sees, `params` the statement's bound parameters (for `$n` in expression
+   * columns). Throws 0A000 for aggregates over types the merge cannot combine, XX000 for a spec that
+   * does not fit the result.
    */
   constructor(
     spec: AggregateSpec,
     types: readonly ValueType[],
+    typmods: readonly number[],
     visible: number,
     private readonly budget: MergeBudget,
     private readonly collation: Collation | null,
@@ -183,10 +185,16 @@ export class AggregateMerger {
     });
     this.layout = { types: outTypes, retype };
     this.states = this.plans.map(() => []);
+    // avg's merged value has no type modifier (PostgreSQL's avg result has none either).
+    const outTypmods = spec.columns.map((column, i) => (column.kind === 'avg' ? -1 : (typmods[i] ?? -1)));
     spec.columns.forEach((column, i) => {
       if (column.kind !== 'expr') return;
-      const ctx = { types: outTypes, visible, result: outTypes[i]!, extraFloatDigits, params };
-      this.expressions.push({ column: i, compute: compileExpression(column.expr, ctx) });
+      const ctx = { types: outTypes, typmods: outTypmods, visible, result: outTypes[i]!, extraFloatDigits, params };
+      const compiled = compileExpression(column.expr, ctx);
+      this.expressions.push({ column: i, compute: compiled.evaluate });
+      // The placeholder's type modifier is not the expression's (a CASE without ELSE has none):
+      // the client gets the one PostgreSQL gives the expression.
+      if (i < visible) retype.set(i, { typeModifier: compiled.typmod });
       const reads = new Set<number>();
       collectColumns(column.expr, visible, reads);
       for (const r of reads) {

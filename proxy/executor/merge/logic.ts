@@ -1,11 +1,12 @@
 // SQL's three-valued logic, shared by the two places the proxy evaluates conditions: HAVING on merged
-// groups (having.ts) and CASE conditions in expressions over aggregates (expression.ts). A condition
-// is a function of a row (whatever a row is to its caller) giving true, false or null for unknown.
+// groups (having.ts) and CASE conditions in expressions over aggregates (expression.ts, also for its
+// IN lists). A condition is a function of a row (whatever a row is to its caller) giving true, false
+// or null for unknown.
 // AND and OR evaluate their arguments left to right and stop at the first one that decides, as
 // PostgreSQL's executor does, so a later argument that would fail is never evaluated.
 
 import { assertNever } from '../../../planner/assert-never.js';
-import type { CompareOp } from '../../../planner/plan.js';
+import type { BooleanTestKind, CompareOp } from '../../../planner/plan.js';
 
 /** Three-valued truth: true, false, or null for unknown. */
 export type Truth = boolean | null;
@@ -63,5 +64,25 @@ export function holds(op: CompareOp, c: number): boolean {
       return c >= 0;
     default:
       return assertNever(op);
+  }
+}
+
+/** `v IS [NOT] TRUE / FALSE / UNKNOWN`: never unknown itself. */
+export function booleanTest(test: BooleanTestKind, v: Truth): boolean {
+  switch (test) {
+    case 'true':
+      return v === true;
+    case 'not-true':
+      return v !== true;
+    case 'false':
+      return v === false;
+    case 'not-false':
+      return v !== false;
+    case 'unknown':
+      return v === null;
+    case 'not-unknown':
+      return v !== null;
+    default:
+      return assertNever(test);
   }
 }

@@ -175,7 +175,7 @@ export class MergeStream {
     this.layout = this.setUp(d, shard);
   }
 
-  /** The RowDescription frame for the client: hidden columns removed, avg columns retyped. */
+  /** The RowDescription frame for the client: hidden columns removed, avg columns retyped, expressions' type modifiers set. */
   rowDescription(): Buffer {
     if (this.layout === null) throw ProxyError.internal('merge has no RowDescription yet');
     return this.layout.clientDescription;
@@ -330,7 +330,8 @@ export class MergeStream {
     let rowTypes: readonly ValueType[] = types;
     let retype: ReadonlyMap<number, Retype> = new Map();
     if (spec.aggregate !== null) {
-      this.aggregator = new AggregateMerger(spec.aggregate, types, visible, this.budget, this.collation, this.textOrder, this.extraFloatDigits, this.params);
+      const typmods = d.fields.map((f) => f.typeModifier);
+      this.aggregator = new AggregateMerger(spec.aggregate, types, typmods, visible, this.budget, this.collation, this.textOrder, this.extraFloatDigits, this.params);
       rowTypes = this.aggregator.layout.types;
       retype = this.aggregator.layout.retype;
       if (spec.aggregate.having !== null) {

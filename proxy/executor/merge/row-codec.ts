@@ -66,16 +66,16 @@ export function readRowDescription(buf: Buffer, start: number, end: number): Res
   return { frame, fields };
 }
 
-/** A replacement for a field's type in the client's RowDescription (avg's result type). */
-export interface Retype {
-  readonly typeOid: number;
-  readonly typeSize: number;
-}
+/**
+ * A replacement for a field's type in the client's RowDescription: avg's result type (type OID and
+ * size; no type modifier), or only the type modifier of an expression the proxy computes.
+ */
+export type Retype = { readonly typeOid: number; readonly typeSize: number } | { readonly typeModifier: number };
 
 /**
  * The RowDescription the client gets: the first `visible` fields, each copied byte for byte except
- * those in `retype`, whose type OID and size change, type modifier becomes -1 and table OID/attnum 0
- * (a computed column, as PostgreSQL describes avg()).
+ * those in `retype`, whose type OID and size (or type modifier) change, type modifier otherwise -1,
+ * and table OID/attnum 0 (a computed column, as PostgreSQL describes avg()).
  */
 export function clientRowDescription(d: ResultDescription, visible: number, retype: ReadonlyMap<number, Retype>): Buffer {
   let length = BODY + 2;
@@ -97,9 +97,11 @@ export function clientRowDescription(d: ResultDescription, visible: number, rety
       const fixed = pos - FIELD_FIXED_BYTES;
       out.writeUInt32BE(0, fixed);
       out.writeInt16BE(0, fixed + 4);
-      out.writeUInt32BE(r.typeOid, fixed + 6);
-      out.writeInt16BE(r.typeSize, fixed + 10);
-      out.writeInt32BE(-1, fixed + 12);
+      if ('typeOid' in r) {
+        out.writeUInt32BE(r.typeOid, fixed + 6);
+        out.writeInt16BE(r.typeSize, fixed + 10);
+      }
+      out.writeInt32BE('typeModifier' in r ? r.typeModifier : -1, fixed + 12);
     }
   }
   return out;

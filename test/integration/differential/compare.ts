@@ -1,5 +1,6 @@
 // Running one statement on a side (the oracle, or the proxy) with every value kept as the text
-// PostgreSQL sent, and comparing two outcomes: column names and type OIDs, command tag and row count,
+// PostgreSQL sent, and comparing two outcomes: column names, type OIDs and type modifiers (numeric(p,
+// s)'s precision and scale), command tag and row count,
 // and the rows as a multiset (or, for ordered queries, in order). Pure apart from runOn(); the
 // comparison is unit-tested by the suite itself with deliberately wrong results.
 import type pg from 'pg';
@@ -8,6 +9,8 @@ import type { Cell } from './data.js';
 export interface Field {
   readonly name: string;
   readonly typeOid: number;
+  /** The RowDescription's type modifier (absent or -1: none). */
+  readonly typmod?: number;
 }
 
 export interface Outcome {
@@ -45,7 +48,7 @@ export async function runOn(client: pg.Client, sql: string, params?: readonly Ce
     return {
       ok: true,
       outcome: {
-        fields: res.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID })),
+        fields: res.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID, typmod: f.dataTypeModifier })),
         rows: res.rows,
         command: res.command,
         rowCount: res.rowCount,
@@ -62,7 +65,7 @@ const MAX_SHOWN = 5;
 /** A row as one line: JSON keeps NULL apart from the string 'NULL' and shows tabs and newlines. */
 export const showRow = (row: readonly Cell[]): string => JSON.stringify(row);
 
-const showFields = (fields: readonly Field[]): string => fields.map((f) => `${f.name}:${f.typeOid}`).join(', ');
+const showFields = (fields: readonly Field[]): string => fields.map((f) => `${f.name}:${f.typeOid}${(f.typmod ?? -1) < 0 ? '' : `(${f.typmod})`}`).join(', ');
 
 /** Counts of each distinct row. */
 function tally(rows: readonly (readonly Cell[])[]): Map<string, number> {

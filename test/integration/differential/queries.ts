@@ -528,6 +528,40 @@ function moreAggregateExpressions(): Category {
     q('parameters per group, a NULL parameter', 'SELECT country, sum(visits) + $1, coalesce(min(email), $2), abs(sum(points)) % $3 FROM customers GROUP BY country ORDER BY country NULLS FIRST', true, [null, 'none', '1000']),
     q('HAVING an expression with a parameter', 'SELECT status, count(*) FROM orders GROUP BY status HAVING sum(amount) / $1 > 100 ORDER BY status', true, ['3']),
     fails('a parameter dividing by zero', 'SELECT sum(qty) % $1 FROM orders', ['0']),
+    ...namesAndConditions(),
+  ];
+}
+
+/**
+ * Output names (PostgreSQL's FigureColname) and ORDER BY them, greatest/least/mod(), IN, BETWEEN, IS
+ * DISTINCT FROM and IS TRUE/FALSE/UNKNOWN in CASE conditions, and the type modifiers PostgreSQL
+ * reports for numeric(p, s) inside CASE, coalesce and greatest, over merged aggregates.
+ */
+function namesAndConditions(): Category {
+  return [
+    q('ORDER BY a CASE named after its ELSE', "SELECT status, CASE WHEN count(*) > 1000 THEN 0 ELSE sum(qty) END, (sum(amount) - sum(qty))::text, count(*)::text || ' orders' FROM orders GROUP BY status ORDER BY sum DESC, status", true),
+    q('output names of expression forms', 'SELECT CASE WHEN count(*) > 0 THEN 1 ELSE max(qty) END, CASE WHEN count(*) > 0 THEN 1 END, CASE WHEN count(*) > 0 THEN 1 ELSE coalesce(max(qty), 0) END, CASE WHEN count(*) > 0 THEN 1 ELSE (max(qty) + 1)::int END, sum(amount)::numeric(14,1), (sum(amount) / 2)::int8, -sum(qty), +sum(qty), nullif(count(*), 0), greatest(max(qty), 0), least(min(qty), 5), mod(count(*), 7), abs(sum(qty)), round(avg(amount), 1) FROM orders', false),
+    q('ORDER BY output names per group', 'SELECT country, greatest(max(visits), 0), mod(sum(visits), 10), CASE WHEN count(*) > 0 THEN 0 ELSE min(points) END FROM customers GROUP BY country ORDER BY mod, greatest DESC, min, country NULLS FIRST', true),
+    fails('ORDER BY a name two different outputs have', 'SELECT status AS s, count(*) AS s FROM orders GROUP BY status ORDER BY s'),
+    q('ORDER BY a name two outputs have, one column', 'SELECT status AS s, orders.status AS s, count(*) FROM orders GROUP BY status ORDER BY s', true),
+    q('greatest and least over aggregates', 'SELECT greatest(sum(balance), 0), least(min(visits), max(points)), greatest(max(score), 0), least(min(score), 0), greatest(sum(visits), NULL), least(avg(balance), 1000.5), greatest(count(*), count(email), 2147483648), least(max(score), -min(score)) FROM customers', false),
+    q('greatest and least per group, NULL group', 'SELECT country, greatest(sum(balance), min(balance) * 2, -1), least(max(score), sum(visits)), least(max(balance), NULL), greatest(min(visits), 500) - least(max(visits), 500) FROM customers GROUP BY country ORDER BY country NULLS FIRST', true),
+    q('greatest and least over an empty set', 'SELECT greatest(sum(balance), NULL), least(max(visits), 1), greatest(count(*), 0) FROM customers WHERE balance > 100000000', false),
+    q('mod() over aggregates', 'SELECT mod(sum(visits), 7), mod(count(*), 3), mod(-sum(visits), 7), mod(max(points), 1000), mod(sum(balance), 0.3), mod(min(id), -1), mod(sum(visits), count(*)), mod(max(score)::numeric, 2) FROM customers', false),
+    fails('mod() by zero', 'SELECT mod(sum(qty), count(*) - count(*)) FROM orders'),
+    q('IN and NOT IN in CASE per group', "SELECT country, CASE WHEN count(*) IN (1, 2, 3) THEN 'few' WHEN count(*) NOT IN (4, 5, NULL) THEN 'never' WHEN count(*) IN (4, max(visits)) THEN 'four' ELSE 'other' END, CASE WHEN max(visits) IN (sum(visits), 1000) THEN 1 ELSE 0 END, CASE WHEN (sum(balance) IN (0, NULL)) IS UNKNOWN THEN 'n' END FROM customers GROUP BY country ORDER BY country NULLS FIRST", true),
+    q('IN over floats: NaN, infinities, real', "SELECT CASE WHEN max(score) IN (1e308, 'NaN') THEN 'nan' END, CASE WHEN min(score) NOT IN (0, 1) THEN 1 END, CASE WHEN (-min(score))::numeric IN ('Infinity', 1) THEN 'inf' END, CASE WHEN max(score) NOT IN (min(score), 0) THEN 'ne' END FROM customers", false),
+    q('IN over a real compares in real', "SELECT CASE WHEN (max(weight) * 0 + 0.1)::real IN (0.1, 0.2) THEN 'in' ELSE 'out' END, CASE WHEN (max(weight) * 0 + 0.1)::real = 0.1 THEN 'eq' ELSE 'ne' END, CASE WHEN (count(*) * 0 + 16777217)::real IN (16777217, 1) THEN 'in' ELSE 'out' END FROM orders", false),
+    q('BETWEEN in CASE per group', "SELECT status, CASE WHEN count(*) BETWEEN 300 AND 400 THEN 'mid' WHEN count(*) NOT BETWEEN 0 AND 300 THEN 'many' ELSE 'few' END, CASE WHEN sum(amount) BETWEEN SYMMETRIC max(amount) * 1000 AND 0 THEN 1 ELSE 0 END, CASE WHEN avg(qty) NOT BETWEEN SYMMETRIC 11 AND 10 THEN 'out' END FROM orders GROUP BY status ORDER BY status", true),
+    q('IS DISTINCT FROM in CASE per group', "SELECT country, CASE WHEN sum(balance) IS DISTINCT FROM NULL THEN 'some' ELSE 'none' END, CASE WHEN max(visits) IS NOT DISTINCT FROM min(visits) THEN 1 ELSE 0 END, CASE WHEN min(score) IS DISTINCT FROM max(score) THEN 'range' END FROM customers GROUP BY country ORDER BY country NULLS FIRST", true),
+    q('IS TRUE/FALSE/UNKNOWN in CASE per group', "SELECT country, CASE WHEN (sum(balance) > 0) IS TRUE THEN 't' WHEN (sum(balance) > 0) IS FALSE THEN 'f' WHEN (sum(balance) > 0) IS UNKNOWN THEN 'u' END, CASE WHEN bool_or(vip) IS NOT TRUE THEN 1 ELSE 0 END, CASE WHEN bool_and(vip) IS NOT FALSE AND (count(email) > 0) IS NOT UNKNOWN THEN 'x' END FROM customers GROUP BY country ORDER BY country NULLS FIRST", true),
+    q('conditions with parameters', 'SELECT CASE WHEN count(*) IN ($1, $2) THEN 1 ELSE 0 END, CASE WHEN sum(qty) BETWEEN $3 AND $4 THEN 1 END, CASE WHEN max(qty) IS DISTINCT FROM $5 THEN 1 END FROM orders', false, ['2000', '1', '0', '100000', null]),
+    // PostgreSQL types $1 bigint at `$1 >= count(*)`, and compares that bigint with 5 too.
+    q('BETWEEN over an untyped parameter', 'SELECT CASE WHEN $1 BETWEEN count(*) AND 5 THEN 1 ELSE 0 END FROM orders', false, ['3000000000']),
+    fails('a constant division by zero in an IN list', 'SELECT CASE WHEN count(*) IN (1 / 0, 1) THEN 1 END FROM orders WHERE false'),
+    q('numeric(p, s) type modifiers through CASE, coalesce, greatest', 'SELECT sum(amount)::numeric(14,1), CASE WHEN count(*) > 0 THEN sum(amount)::numeric(14,2) ELSE 0::numeric(14,2) END, CASE WHEN true THEN avg(amount)::numeric(10,3) END, coalesce(sum(amount)::numeric(16,2), NULL), coalesce(max(amount)::numeric(12,2), 0), greatest(min(amount)::numeric(8,1), max(amount)::numeric(8,1)), CASE WHEN count(*) > 0 THEN max(amount)::numeric(12,2) END, nullif(max(amount)::numeric(9,1), 0) FROM orders', false),
+    q('type modifiers of a grouped numeric(10,3) column in expressions', 'SELECT value, CASE WHEN count(*) > 1 THEN value ELSE value END, coalesce(value, max(value)), CASE WHEN count(*) > 0 THEN value END, greatest(value, value + count(*) * 0), coalesce(NULL, value, min(value)) FROM readings GROUP BY value ORDER BY 1 LIMIT 50', true),
+    q('type modifiers with a NULL parameter folded away', 'SELECT coalesce(sum(amount)::numeric(16,2), $1), CASE WHEN count(*) > $2 THEN max(amount)::numeric(12,1) ELSE min(amount)::numeric(12,1) END FROM orders', false, [null, '5']),
   ];
 }
 

@@ -183,6 +183,16 @@ export function unsupportedCases(): UnsupportedCase[] {
       why: 'text order depends on a collation the merge cannot know (refused when the shards describe the result)',
     },
     {
+      name: 'greatest() of text over aggregates',
+      sql: 'SELECT greatest(max(name), min(email)) FROM customers',
+      why: 'text order depends on a collation the merge cannot know (refused when the shards describe the result)',
+    },
+    {
+      name: 'IN over text aggregates in a CASE',
+      sql: "SELECT CASE WHEN max(name) IN ('Zoe', 'Adam') THEN 1 END FROM customers",
+      why: 'pgshard compares numbers only; text comparisons depend on a collation',
+    },
+    {
       name: 'a parameter over aggregates that the statement uses twice',
       sql: 'SELECT sum(visits) * $1 FROM customers WHERE visits > $1',
       params: ['2'],

@@ -68,6 +68,16 @@ void t.test('RowDescription read and rebuilt for the client', async (t) => {
       ]),
     ),
   );
+  const modified = clientRowDescription(d, 2, new Map([[1, { typeModifier: 655366 }]]));
+  t.ok(
+    modified.equals(
+      rowDescription([
+        { name: 'a', oid: OID.int4, typlen: 4, tableOid: 1, attnum: 1 },
+        { name: 'ü', oid: OID.int8, typlen: 8, tableOid: 0, attnum: 0, typmod: 655366, format: 1 },
+      ]),
+    ),
+    'only the type modifier (an expression column): type OID and size kept',
+  );
   for (let cut = 0; cut < frame.length; cut++) {
     const b = Buffer.from(frame.subarray(0, cut));
     if (cut >= 5) b.writeInt32BE(cut - 1, 1);

@@ -1,8 +1,9 @@
 // Expressions over merged aggregates (proxy/executor/merge/expression.ts) against what PostgreSQL 15
 // itself answered (fixtures/pg15-expressions.json, from generate-expression-fixtures.ts): the result
-// type, the exact text, or the exact error (SQLSTATE, message and detail) for arithmetic and %
-// between every pair of number types, abs, casts, numeric(p, s), round, coalesce, nullif, || and
-// CASE, at the edges of every type. The expressions go through the planner's own translation
+// type and type modifier, the exact text, or the exact error (SQLSTATE, message and detail) for
+// arithmetic, % and mod() between every pair of number types, abs, casts, numeric(p, s), round,
+// coalesce, nullif, greatest, least, || and CASE (with IN, BETWEEN, IS DISTINCT FROM, IS TRUE...),
+// at the edges of every type, over operands with and without a type modifier. The expressions go through the planner's own translation
 // (aggregate-expr.ts), so both halves are checked together. Then binary results, constant folding,
 // type checks against the placeholder, NULL handling, and bound parameters.
 import t from 'tap';
@@ -21,6 +22,13 @@ const fixtures = loadExpressionFixtures();
 
 const OID_BY_NAME: Record<string, number> = { ...OID, numeric: OID.numeric, text: OID.text, varchar: OID.varchar, bpchar: OID.bpchar };
 
+/** An operand type as the fixtures name it: `numeric(10,3)` is numeric with its type modifier. */
+function operandType(name: string): { oid: number; typmod: number } {
+  const m = /^numeric\((\d+),(-?\d+)\)$/.exec(name);
+  if (m === null) return { oid: OID_BY_NAME[name]!, typmod: -1 };
+  return { oid: OID.numeric, typmod: ((Number(m[1]) << 16) | (Number(m[2]) & 0x7ff)) + 4 };
+}
+
 /**
  * The planner's MergeExpr of an expression over operands a (column 0) and b (column 1), written as
  * the aggregates max(a) and max(b) so that the planner sees an expression over aggregates.
@@ -36,9 +44,15 @@ function exprOf(sql: string): MergeExpr {
   });
 }
 
+function compiled(expr: MergeExpr, types: readonly string[], resultOid: number, format: 0 | 1 = 0, extraFloatDigits = 1, params: BoundParams | null = null) {
+  const operands = types.map(operandType);
+  const vts = operands.map((o) => valueType(o.oid, 0, 'bytes'));
+  const typmods = operands.map((o) => o.typmod);
+  return compileExpression(expr, { types: vts, typmods, visible: vts.length, result: valueType(resultOid, format, 'bytes'), extraFloatDigits, params });
+}
+
 function compile(expr: MergeExpr, types: readonly string[], resultOid: number, format: 0 | 1 = 0, extraFloatDigits = 1, params: BoundParams | null = null) {
-  const vts = types.map((ty) => valueType(OID_BY_NAME[ty]!, 0, 'bytes'));
-  return compileExpression(expr, { types: vts, visible: vts.length, result: valueType(resultOid, format, 'bytes'), extraFloatDigits, params });
+  return compiled(expr, types, resultOid, format, extraFloatDigits, params).evaluate;
 }
 
 function errorOf(fn: () => unknown): { code: string; message: string; detail?: string } | null {
@@ -56,6 +70,7 @@ const shown = (e: { code: string; message: string; detail?: string }): string =>
 
 void t.test(`every expression case PostgreSQL ${fixtures.postgres} answered`, async (t) => {
   let checked = 0;
+  let typmods = 0;
   const failures: string[] = [];
   for (const g of fixtures.groups) {
     const label = (values: readonly (string | null)[]) => `${g.expr} [${g.types.join(', ')}] (${values.map((v) => (v === null ? 'NULL' : v)).join(', ')})`;
@@ -72,10 +87,19 @@ void t.test(`every expression case PostgreSQL ${fixtures.postgres} answered`, as
       continue;
     }
     let run: ((read: (column: number) => Buffer | null) => Buffer | null) | null = null;
-    const compileError = errorOf(() => (run = compile(expr, g.types, g.typeOid!)));
+    let typmod: number | null = null;
+    const compileError = errorOf(() => {
+      const c = compiled(expr, g.types, g.typeOid!);
+      run = c.evaluate;
+      typmod = c.typmod;
+    });
     if (compileError !== null || run === null) {
       failures.push(`${label([])}: does not compile (${compileError?.message ?? '?'}), PostgreSQL types it ${g.typeOid}`);
       continue;
+    }
+    if (g.typmod !== undefined) {
+      if (typmod !== g.typmod) failures.push(`${label([])}: type modifier ${String(typmod)}, PostgreSQL ${g.typmod}`);
+      typmods++;
     }
     for (const [values, outcome] of g.rows) {
       const fields = values.map((v) => (v === null ? null : Buffer.from(v, 'utf8')));
@@ -93,7 +117,8 @@ void t.test(`every expression case PostgreSQL ${fixtures.postgres} answered`, as
     }
   }
   t.same(failures, [], `${checked} cases as PostgreSQL answered them`);
-  t.ok(checked > 5000, `${checked} cases checked`);
+  t.ok(checked > 25000, `${checked} cases checked`);
+  t.ok(typmods > 1300, `${typmods} type modifiers checked`);
 });
 
 void t.test('results in binary format', async (t) => {
@@ -170,6 +195,11 @@ void t.test('bound parameters take their declared type, or the one PostgreSQL in
   t.equal(withParams('a % $1', ['int8'], OID.int8, ['3'], bound(['2'])), '1');
   t.equal(withParams('abs($1)', ['int8'], OID.float8, ['3'], bound(['-2.5'])), '2.5', 'abs(unknown) is abs(double precision)');
   t.equal(withParams('round($1)', ['int8'], OID.float8, ['3'], bound(['2.5'])), '2', 'round(unknown) is round(double precision), rint');
+  // PostgreSQL parses x BETWEEN a AND b as x >= a AND x <= b with x copied: an untyped $1 keeps the
+  // type its first comparison gave it (bigint, from $1 >= a), so 3000000000 is no integer overflow.
+  t.equal(withParams("CASE WHEN $1 BETWEEN a AND 5 THEN 'in' ELSE 'out' END", ['int8'], OID.text, ['3'], bound(['3000000000'])), 'out', '$1 BETWEEN bigint AND 5: $1 is bigint in both');
+  t.equal(withParams("CASE WHEN $1 BETWEEN a AND 5 THEN 'in' ELSE 'out' END", ['int8'], OID.text, ['3'], bound(['4'])), 'in');
+  t.equal(withParams("CASE WHEN $1 IN (a, a + 1) THEN 'in' ELSE 'out' END", ['int8'], OID.text, ['3'], bound(['4'])), 'in', 'IN items with columns: $1 = a OR $1 = a + 1');
   // Declared in Parse: the operator is resolved with that type (PostgreSQL: bigint, then numeric).
   t.equal(withParams('a + $1', ['int8'], OID.int8, ['3'], bound(['5'], [OID.int4])), '8', 'bigint + integer is bigint');
   t.equal(withParams('a + $1', ['int8'], OID.numeric, ['3'], bound(['0.5'], [OID.numeric])), '3.5', 'bigint + numeric is numeric');

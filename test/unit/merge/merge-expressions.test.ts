@@ -2,12 +2,14 @@
 // the client as the shards described it (PostgreSQL's type and name), the value is computed from the
 // merged aggregates, HAVING filters groups before their select-list expressions are computed (and
 // computes its own only as far as it needs them), ORDER BY/LIMIT over expression columns, binary
-// results, and the 0A000 when the shards' type is not the one the proxy would compute.
+// results, the 0A000 when the shards' type is not the one the proxy would compute, and the type
+// modifier the proxy gives an expression column (numeric(p, s), as PostgreSQL describes it).
 import t from 'tap';
 import type { Merge, MergeColumn, MergeExpr, Predicate } from '../../../planner/plan.js';
 import { MergeStream, type MergeOptions } from '../../../proxy/executor/merge/merge-stream.js';
 import { ProxyError } from '../../../proxy/errors.js';
 import { decimalFromBinary, formatDecimal } from '../../../proxy/executor/merge/decimal.js';
+import { readRowDescription } from '../../../proxy/executor/merge/row-codec.js';
 import { DEFAULT_OPTIONS, OID, Rng, dataRow, decodeRows, merge, rowDescription, runMerge, type Column, type Field } from './frames.js';
 
 function shard(columns: readonly Column[], rows: readonly (readonly Field[])[]) {
@@ -245,4 +247,41 @@ void t.test('% and numeric(p, s) over merged sums, with PostgreSQL\'s errors', a
   t.same(texts(feed(spec, [shard(cols, [[null, null, '-500']]), shard(cols, [[null, null, '-22']])])), [['-4', '-522.0']], '-522 % 7 keeps the sign of the dividend');
   const overflow = errorOf(() => feed(spec, [shard(cols, [[null, null, '999']]), shard(cols, [[null, null, '1']])]));
   t.match(overflow, { sqlstate: '22003', message: 'numeric field overflow', fields: { detail: 'A field with precision 4, scale 1 must round to an absolute value less than 10^3.' } });
+});
+
+void t.test('the RowDescription carries the type modifier PostgreSQL gives the expression, not the placeholder\'s', async (t) => {
+  // SELECT g, CASE WHEN count(*) > 0 THEN g ELSE g END, sum(x)::numeric(10,2),
+  //        CASE WHEN true THEN sum(x)::numeric(6,1) END, coalesce(g, 0) ... GROUP BY g
+  // with g numeric(10,3): the shards describe every placeholder without a type modifier (a CASE
+  // without ELSE has none); PostgreSQL itself reports numeric(10,3), numeric(10,2), numeric(6,1)
+  // (the CASE reduced to its arm) and numeric (0 converted to numeric has none).
+  const g = ((10 << 16) | 3) + 4;
+  const cols: Column[] = [
+    { name: 'g', oid: OID.numeric, typmod: g },
+    { name: 'g', oid: OID.numeric, tableOid: 0, attnum: 0 },
+    { name: 'sum', oid: OID.numeric, tableOid: 0, attnum: 0 },
+    { name: 'sum', oid: OID.numeric, tableOid: 0, attnum: 0 },
+    { name: 'coalesce', oid: OID.numeric, tableOid: 0, attnum: 0 },
+    { name: 'pgshard_hidden_1', oid: OID.int8, typlen: 8 },
+    { name: 'pgshard_hidden_2', oid: OID.numeric },
+  ];
+  const visible = (index: number): MergeExpr => ({ kind: 'column', column: { hidden: false, index } });
+  const typmod = (arg: MergeExpr, precision: number, scale: number): MergeExpr => ({ kind: 'typmod', arg: { kind: 'cast', to: 'numeric', arg }, precision, scale });
+  const spec = merge({
+    hiddenColumns: 2,
+    aggregate: agg([
+      { kind: 'group' },
+      { kind: 'expr', expr: { kind: 'case', whens: [{ condition: { kind: 'compare', op: '>', left: hidden(0), right: int4(0) }, result: visible(0) }], otherwise: visible(0) } },
+      { kind: 'expr', expr: typmod(hidden(1), 10, 2) },
+      { kind: 'expr', expr: { kind: 'case', whens: [{ condition: { kind: 'truth', arg: { kind: 'const', type: 'bool', text: 'true' } }, result: typmod(hidden(1), 6, 1) }], otherwise: null } },
+      { kind: 'expr', expr: { kind: 'coalesce', args: [visible(0), int4(0)] } },
+      { kind: 'count' },
+      { kind: 'sum' },
+    ]),
+  });
+  const run = runMerge(spec, [shard(cols, [['1.500', null, null, null, null, '2', '10.25']]), shard(cols, [['1.500', null, null, null, null, '1', '0.5']])], new Rng(11));
+  const described = readRowDescription(run.description, 0, run.description.length);
+  t.same(described.fields.map((f) => f.typeModifier), [g, g, ((10 << 16) | 2) + 4, ((6 << 16) | 1) + 4, -1]);
+  t.same(described.fields.map((f) => f.typeOid), [OID.numeric, OID.numeric, OID.numeric, OID.numeric, OID.numeric], 'the types are the shards\'');
+  t.same(texts(run.frames), [['1.500', '1.500', '10.75', '10.8', '1.500']]);
 });

@@ -59,9 +59,14 @@ export type ExpressionRow = [values: (string | null)[], outcome: string | null |
 /** One expression over operands `a` (and `b`) of `types`, and what PostgreSQL answered for each row. */
 export interface ExpressionGroup {
   expr: string;
+  /** Operand types, `numeric(p,s)` with its type modifier. */
   types: string[];
   /** pg_typeof of the expression. */
   typeOid?: number;
+  /** The output name PostgreSQL gives the expression without AS. */
+  name?: string;
+  /** The type modifier in the RowDescription of the expression's column (a simple-protocol query). */
+  typmod?: number;
   /** PostgreSQL rejected the expression while planning it, before any row. */
   parseError?: ExpressionError;
   rows: ExpressionRow[];
@@ -70,6 +75,8 @@ export interface ExpressionGroup {
 export interface ExpressionFixtures {
   postgres: string;
   groups: ExpressionGroup[];
+  /** Output names PostgreSQL gives targets without AS (FigureColname), over columns a, b and arr. */
+  names: [expr: string, name: string][];
 }
 
 export function loadExpressionFixtures(): ExpressionFixtures {

@@ -65,7 +65,8 @@ void t.test('arithmetic between aggregates and constants; an aggregate selected 
           { kind: 'expr', expr: { kind: 'arith', op: '*', left: { kind: 'const', type: 'numeric', text: '100.0' } } },
           { kind: 'expr', expr: { kind: 'arith', op: '-' } },
           { kind: 'expr', expr: { kind: 'negate' } },
-          { kind: 'expr', expr: { kind: 'column' } },
+          // Unary plus is an operator: the value, without the operand's type modifier.
+          { kind: 'expr', expr: { kind: 'plus', arg: { kind: 'column' } } },
         ],
       },
     },
@@ -102,7 +103,9 @@ void t.test('output names are PostgreSQL\'s (FigureColname), or the alias', asyn
   t.match(sqlOf('SELECT CASE WHEN count(*) > 0 THEN 1 ELSE sum(a)::text END FROM orders'), /END END AS sum,/);
   t.match(sqlOf('SELECT CASE WHEN count(*) > 0 THEN sum(a) ELSE 0 END FROM orders'), /END END AS "case",/, 'a constant ELSE: case');
   t.match(sqlOf('SELECT abs(sum(a)) FROM orders'), /END AS abs,/);
-  t.match(sqlOf('SELECT sum(a)::numeric(10,2) FROM orders'), /ELSE CAST\(NULL AS numeric\(10, 2\)\) END AS sum,/, 'a cast with a type modifier: as any cast, and a NULL of its type keeps the modifier in RowDescription');
+  // The type modifier in the client's RowDescription is the proxy's (merge-expressions.test.ts).
+  t.match(sqlOf('SELECT sum(a)::numeric(10,2) FROM orders'), /^SELECT CASE WHEN false THEN CAST\(sum\(a\) AS numeric\(10, 2\)\) END AS sum,/, 'a cast with a type modifier: as any cast');
+  t.match(sqlOf('SELECT CASE WHEN count(*) > 0 THEN 1 ELSE sum(a)::numeric(10,2) END FROM orders'), /END END AS sum,/, 'CASE ... ELSE f(x)::t END: f');
 });
 
 void t.test('grouped columns and GROUP BY ordinals inside expressions', async (t) => {
@@ -143,7 +146,7 @@ void t.test('HAVING and ORDER BY over expressions get hidden expression columns'
 });
 
 void t.test('%, abs(), numeric(p, s) and || are computed by the proxy', async (t) => {
-  scatter(t, "SELECT count(*) % 2, abs(sum(total)), sum(total)::numeric(10,2), count(*)::text || ' rows' FROM orders", "SELECT CASE WHEN false THEN count(*) % 2 END AS \"?column?\", CASE WHEN false THEN abs(sum(total)) END AS abs, CASE WHEN false THEN CAST(sum(total) AS numeric(10, 2)) ELSE CAST(NULL AS numeric(10, 2)) END AS sum, CASE WHEN false THEN (count(*))::text || ' rows' END AS \"?column?\", count(*) AS pgshard_hidden_1, sum(total) AS pgshard_hidden_2 FROM orders", {
+  scatter(t, "SELECT count(*) % 2, abs(sum(total)), sum(total)::numeric(10,2), count(*)::text || ' rows' FROM orders", "SELECT CASE WHEN false THEN count(*) % 2 END AS \"?column?\", CASE WHEN false THEN abs(sum(total)) END AS abs, CASE WHEN false THEN CAST(sum(total) AS numeric(10, 2)) END AS sum, CASE WHEN false THEN (count(*))::text || ' rows' END AS \"?column?\", count(*) AS pgshard_hidden_1, sum(total) AS pgshard_hidden_2 FROM orders", {
     hiddenColumns: 2,
     aggregate: {
       columns: [
@@ -235,8 +238,9 @@ void t.test('$n parameters inside expressions over aggregates', async (t) => {
 });
 
 void t.test('expressions the proxy cannot compute exactly are refused with what it can', async (t) => {
-  refused(t, 'SELECT greatest(min(a), max(b)) FROM orders', /greatest\/least/);
-  refused(t, 'SELECT mod(count(*), 2) FROM orders', /function mod\(\)/);
+  refused(t, 'SELECT div(count(*), 2) FROM orders', /function div\(\)/);
+  refused(t, 'SELECT sum(total) ^ 2 FROM orders', /operator \^/);
+  refused(t, "SELECT mod(count(*), '2') FROM orders", /a string constant in mod\(\)/);
   refused(t, "SELECT sum(total) + '1' FROM orders", /a string constant in arithmetic/);
   refused(t, 'SELECT sum(total)::numeric(10.5, 2) FROM orders', /numeric\(p, s\) with p and s other than integer constants/);
   refused(t, 'SELECT round(avg(total), $1) FROM orders', /round\(x, n\) with n other than an integer constant/);
@@ -246,12 +250,65 @@ void t.test('expressions the proxy cannot compute exactly are refused with what 
   refused(t, 'SELECT sum(total) || \'x\' FROM orders', /operator \|\| with an operand that is not text/);
   refused(t, "SELECT 'n=' || count(*) FROM orders", /operator \|\| with an operand that is not text/);
   refused(t, 'SELECT CASE $1 WHEN 1 THEN count(*) END FROM orders', /CASE over a parameter or a string constant/);
-  refused(t, 'SELECT CASE WHEN count(*) IN (1, 2) THEN 1 END FROM orders', /IN in a CASE condition/);
-  refused(t, 'SELECT CASE WHEN count(*) BETWEEN 1 AND 2 THEN 1 END FROM orders', /BETWEEN in a CASE condition/);
-  refused(t, 'SELECT CASE WHEN count(*) IS DISTINCT FROM 1 THEN 1 END FROM orders', /DISTINCT in a CASE condition/);
-  refused(t, 'SELECT CASE WHEN count(*) > 0 IS TRUE THEN 1 END FROM orders', /boolean condition/);
+  refused(t, "SELECT CASE WHEN max(note) LIKE 'a%' THEN 1 END FROM orders", /LIKE in a CASE condition/);
+  refused(t, 'SELECT CASE WHEN count(*) = ANY(ARRAY[1, 2]) THEN 1 END FROM orders', /OP_ANY in a CASE condition/);
+  refused(t, 'SELECT CASE WHEN count(*) IN (SELECT 1) THEN 1 END FROM orders', /a sub-query/);
+  refused(t, 'SELECT (count(*) > 0) IS TRUE FROM orders', /boolean condition/);
   refused(t, 'SELECT CASE WHEN count(*) > 0 THEN false END FROM orders', /a boolean constant/);
   t.match(plan('SELECT coalesce(string_agg(note, \',\'), \'\') FROM orders'), { kind: 'unsupported', message: /string_agg/ }, 'an aggregate that does not merge is named');
+});
+
+void t.test('greatest, least and mod() are computed by the proxy', async (t) => {
+  scatter(t, 'SELECT least(sum(total), max(qty), 0), mod(count(*), -3) FROM orders', 'SELECT CASE WHEN false THEN LEAST(sum(total), max(qty), 0) END AS least, CASE WHEN false THEN mod(count(*), -3) END AS mod, sum(total) AS pgshard_hidden_1, max(qty) AS pgshard_hidden_2, count(*) AS pgshard_hidden_3 FROM orders', {
+    aggregate: {
+      columns: [
+        { kind: 'expr', expr: { kind: 'minmax', op: 'least', args: [hidden(0), hidden(1), int4(0)] } },
+        { kind: 'expr', expr: { kind: 'arith', op: '%', left: hidden(2), right: int4(-3) } },
+        { kind: 'sum' },
+        { kind: 'max' },
+        { kind: 'count' },
+      ],
+    },
+  });
+  t.match(plan("SELECT greatest(sum(total), '5', NULL) FROM orders"), { merge: { aggregate: { columns: [{ expr: { kind: 'minmax', args: [hidden(0), { kind: 'const', type: 'unknown', text: '5' }, { kind: 'const', type: 'unknown', text: null }] } }] } } }, 'untyped arguments take the common type, as in coalesce');
+});
+
+void t.test('CASE conditions: IN, BETWEEN, IS DISTINCT FROM and IS TRUE/FALSE/UNKNOWN as PostgreSQL parses them', async (t) => {
+  const condition = (sql: string): unknown => {
+    const p = plan(`SELECT CASE WHEN ${sql} THEN 1 END FROM orders`);
+    if (p.kind !== 'scatter') return p.kind;
+    const expr = p.merge.aggregate?.columns[0];
+    return expr?.kind === 'expr' && expr.expr.kind === 'case' ? expr.expr.whens[0]?.condition : expr;
+  };
+  const eq = (left: MergeExpr, right: MergeExpr, op = '=') => ({ kind: 'compare', op, left, right });
+  // Items without columns (constants, parameters, count(*)) form one x = ANY (ARRAY[...]) when there
+  // are two or more; items with columns are comparisons after it.
+  t.same(condition('count(*) IN (1, sum(qty), 2, $1)'), {
+    kind: 'or',
+    args: [{ kind: 'in-list', negated: false, arg: hidden(0), items: [int4(1), int4(2), { kind: 'param', index: 0 }] }, eq(hidden(0), hidden(1))],
+  });
+  t.same(condition('count(*) NOT IN (sum(qty), 2)'), { kind: 'and', args: [eq(hidden(0), hidden(1), '<>'), eq(hidden(0), int4(2), '<>')] }, 'one item without columns: comparisons only');
+  t.same(condition('count(*) IN (7)'), eq(hidden(0), int4(7)), 'one item: x = v');
+  t.same(condition('count(*) NOT IN (1, NULL)'), { kind: 'in-list', negated: true, arg: hidden(0), items: [int4(1), { kind: 'const', type: 'unknown', text: null }] });
+  t.same(condition('count(*) BETWEEN 1 AND sum(qty)'), { kind: 'and', args: [eq(hidden(0), int4(1), '>='), eq(hidden(0), hidden(1), '<=')] });
+  t.same(condition('count(*) NOT BETWEEN 1 AND 2'), { kind: 'or', args: [eq(hidden(0), int4(1), '<'), eq(hidden(0), int4(2), '>')] });
+  t.same(condition('count(*) BETWEEN SYMMETRIC 2 AND 1'), {
+    kind: 'or',
+    args: [{ kind: 'and', args: [eq(hidden(0), int4(2), '>='), eq(hidden(0), int4(1), '<=')] }, { kind: 'and', args: [eq(hidden(0), int4(1), '>='), eq(hidden(0), int4(2), '<=')] }],
+  });
+  t.same(condition('count(*) NOT BETWEEN SYMMETRIC 2 AND 1'), {
+    kind: 'and',
+    args: [{ kind: 'or', args: [eq(hidden(0), int4(2), '<'), eq(hidden(0), int4(1), '>')] }, { kind: 'or', args: [eq(hidden(0), int4(1), '<'), eq(hidden(0), int4(2), '>')] }],
+  });
+  t.same(condition('count(*) IS DISTINCT FROM sum(qty)'), { kind: 'distinct', left: hidden(0), right: hidden(1) });
+  t.same(condition('count(*) IS NOT DISTINCT FROM NULL'), { kind: 'not', arg: { kind: 'distinct', left: hidden(0), right: { kind: 'const', type: 'unknown', text: null } } });
+  for (const [sql, test] of [['IS TRUE', 'true'], ['IS NOT TRUE', 'not-true'], ['IS FALSE', 'false'], ['IS NOT FALSE', 'not-false'], ['IS UNKNOWN', 'unknown'], ['IS NOT UNKNOWN', 'not-unknown']] as const) {
+    t.same(condition(`(count(*) > 1) ${sql}`), { kind: 'bool-test', test, arg: eq(hidden(0), int4(1), '>') }, sql);
+  }
+  t.same(condition('bool_or(qty > 1) IS NOT FALSE'), { kind: 'bool-test', test: 'not-false', arg: { kind: 'truth', arg: hidden(0) } }, 'over a boolean aggregate');
+  t.match(plan("SELECT status, CASE WHEN status IN ('paid', 'open') THEN sum(qty) END FROM orders GROUP BY status"), {
+    merge: { aggregate: { columns: [{ kind: 'group' }, { kind: 'expr', expr: { whens: [{ condition: { kind: 'truth', arg: hidden(0) } }] } }, { kind: 'group' }, { kind: 'sum' }] } },
+  }, 'without aggregates, over grouped columns: the shards compute it (text IN included)');
 });
 
 void t.test('grouped by the shard key: nothing to merge, expressions run on the shards as written', async (t) => {

@@ -119,8 +119,20 @@ void t.test('aggregates are re-aggregated', async (t) => {
   rejected(t, 'SELECT string_agg(name, \',\') FROM users', /string_agg/);
   rejected(t, 'SELECT array_agg(id) FROM users', /array_agg/);
   rejected(t, 'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM users', /percentile_cont/);
-  rejected(t, 'SELECT greatest(count(*), 2) FROM users', /expression over aggregates/);
-  rejected(t, 'SELECT mod(sum(id), 2) FROM users', /expression over aggregates/);
+  rejected(t, 'SELECT power(count(*), 2) FROM users', /function power\(\) in an expression over aggregates/);
+  rejected(t, 'SELECT sum(id) ^ 2 FROM users', /operator \^ in an expression over aggregates/);
+  scatter(t, 'SELECT greatest(count(*), 2), mod(sum(id), 2) FROM users', 'SELECT CASE WHEN false THEN GREATEST(count(*), 2) END AS greatest, CASE WHEN false THEN mod(sum(id), 2) END AS mod, count(*) AS pgshard_hidden_1, sum(id) AS pgshard_hidden_2 FROM users', {
+    hiddenColumns: 2,
+    aggregate: {
+      columns: [
+        { kind: 'expr', expr: { kind: 'minmax', op: 'greatest', args: [{ kind: 'column', column: { hidden: true, index: 0 } }, { kind: 'const', type: 'int4', text: '2' }] } },
+        { kind: 'expr', expr: { kind: 'arith', op: '%', left: { kind: 'column', column: { hidden: true, index: 1 } }, right: { kind: 'const', type: 'int4', text: '2' } } },
+        { kind: 'count' },
+        { kind: 'sum' },
+      ],
+      having: null,
+    },
+  });
   scatter(t, 'SELECT count(*) % 2, abs(sum(id)) FROM users', 'SELECT CASE WHEN false THEN count(*) % 2 END AS "?column?", CASE WHEN false THEN abs(sum(id)) END AS abs, count(*) AS pgshard_hidden_1, sum(id) AS pgshard_hidden_2 FROM users', {
     hiddenColumns: 2,
     aggregate: {
